@@ -1,0 +1,68 @@
+"""Training the tutorial's way (Adam, shuffled mini-batches, every image every epoch), run fast.
+
+Keras' own fit pays a Python round trip per batch. Here each epoch is one XLA-compiled loop
+over the epoch's shuffled batch indices, with the images passed in as an argument (captured
+as a graph constant instead, they make it hundreds of times slower). The arithmetic is the
+same: same batches, same loss, same updates.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from fmnist.dataset import Split
+
+
+def make_deterministic(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow and make TensorFlow's kernels deterministic."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def _epoch_function(model: keras.Model):
+    variables = model.trainable_variables
+    model.optimizer.build(variables)
+
+    @tf.function(jit_compile=True)
+    def run(
+        images: tf.Tensor, labels: tf.Tensor, batches: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """One pass over `batches`, a (steps, batch_size) tensor of indices into the split."""
+        loss_sum = tf.constant(0.0, tf.float32)
+        correct = tf.constant(0, tf.int32)
+        for i in tf.range(tf.shape(batches)[0]):
+            x, y = tf.gather(images, batches[i]), tf.gather(labels, batches[i])
+            with tf.GradientTape() as tape:
+                logits = model(x, training=True)
+                loss = model.loss(y, logits)
+            model.optimizer.apply(tape.gradient(loss, variables), variables)
+            loss_sum += loss * tf.cast(tf.shape(y)[0], tf.float32)
+            hits = tf.equal(tf.argmax(logits, axis=1, output_type=tf.int32), y)
+            correct += tf.reduce_sum(tf.cast(hits, tf.int32))
+        return loss_sum, correct
+
+    return run
+
+
+def fit(model: keras.Model, train: Split, epochs: int, batch_size: int, seed: int) -> list[dict]:
+    """Train `model` in place; return per-epoch mean loss and accuracy, as Keras reports them."""
+    run_epoch = _epoch_function(model)
+    # The split goes in once; each epoch only sends its shuffled batch indices.
+    images, labels = tf.constant(train.images), tf.constant(train.labels.astype(np.int32))
+    rng = np.random.default_rng(seed)
+    count = len(train.labels)
+    full = count // batch_size * batch_size
+    history = []
+    for epoch in range(1, epochs + 1):
+        order = rng.permutation(count).astype(np.int32)
+        # Full batches in one call; a last partial batch (Keras fit keeps it too) in a second.
+        loss_sum, correct = 0.0, 0
+        for batches in (order[:full].reshape(-1, batch_size), order[full:].reshape(1, -1)):
+            if batches.size:
+                batch_loss, batch_correct = run_epoch(images, labels, tf.constant(batches))
+                loss_sum += float(batch_loss)
+                correct += int(batch_correct)
+        history.append({"epoch": epoch, "loss": loss_sum / count, "accuracy": correct / count})
+    return history

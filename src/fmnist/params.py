@@ -1,0 +1,141 @@
+"""The one strict loader of params.yaml: frozen dataclasses, every key checked before any work."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fmnist.dataset import TEST_SIZE
+from fmnist.errors import FmnistError
+from fmnist.paths import PARAMS
+
+
+class ParamsError(FmnistError):
+    """params.yaml is unreadable, or a key is unknown, missing, mistyped or out of range."""
+
+
+def _bounds(low: float | None = None, high: float | None = None, *, open_low: bool = False):
+    """Field metadata: a number's range [low, high], or (low, high] with open_low."""
+    return {"low": low, "high": high, "open_low": open_low}
+
+
+@dataclass(frozen=True)
+class PrepareParams:
+    mirrors: tuple[str, ...]
+    download_timeout_s: float = field(metadata=_bounds(0, 3600, open_low=True))
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    seed: int = field(metadata=_bounds(0, 2**31 - 1))
+    epochs: int = field(metadata=_bounds(1, 1000))
+    batch_size: int = field(metadata=_bounds(1, 60_000))
+    hidden_units: int = field(metadata=_bounds(1, 65_536))
+    learning_rate: float = field(metadata=_bounds(0, 10, open_low=True))
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    batch_size: int = field(metadata=_bounds(1, 70_000))
+
+
+@dataclass(frozen=True)
+class PredictParams:
+    samples: tuple[int, ...] = field(metadata=_bounds(0, TEST_SIZE - 1))
+    tolerance: float = field(metadata=_bounds(0, 1, open_low=True))
+
+
+@dataclass(frozen=True)
+class Params:
+    prepare: PrepareParams
+    train: TrainParams
+    evaluate: EvaluateParams
+    predict: PredictParams
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _check_scalar(key: str, kind: type, value: Any, meta: typing.Mapping[str, Any]) -> Any:
+    """Check one scalar against its declared type and range; ints are accepted where floats are."""
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is int and not (is_number and isinstance(value, int)):
+        raise ParamsError(f"{key}: expected an integer, got {_type_name(value)} {value!r}")
+    if kind is float:
+        if not is_number:
+            hint = " (YAML reads 1e-3 as text: write 1.0e-3)" if isinstance(value, str) else ""
+            raise ParamsError(f"{key}: expected a number, got {_type_name(value)} {value!r}{hint}")
+        if not math.isfinite(value):
+            raise ParamsError(f"{key}: must be finite, got {value!r}")
+        value = float(value)
+    if kind is str and not (isinstance(value, str) and value):
+        raise ParamsError(f"{key}: expected a non-empty string, got {_type_name(value)} {value!r}")
+    low, high = meta.get("low"), meta.get("high")
+    if low is not None and (value <= low if meta["open_low"] else value < low):
+        raise ParamsError(
+            f"{key}: {value!r} is out of range, must be {'>' if meta['open_low'] else '>='} {low}"
+        )
+    if high is not None and value > high:
+        raise ParamsError(f"{key}: {value!r} is out of range, must be <= {high}")
+    return value
+
+
+def _check_value(key: str, hint: Any, value: Any, meta: typing.Mapping[str, Any]) -> Any:
+    if typing.get_origin(hint) is tuple:
+        (item_kind, _ellipsis) = typing.get_args(hint)
+        if not isinstance(value, list) or not value:
+            raise ParamsError(
+                f"{key}: expected a non-empty list, got {_type_name(value)} {value!r}"
+            )
+        return tuple(_check_scalar(f"{key}[{i}]", item_kind, v, meta) for i, v in enumerate(value))
+    return _check_scalar(key, hint, value, meta)
+
+
+def _build(cls: type, prefix: str, raw: Any) -> Any:
+    """Build dataclass `cls` from mapping `raw`, rejecting unknown, missing and bad keys."""
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{prefix or 'params.yaml'}: expected a mapping, got {_type_name(raw)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in fields:
+            known = ", ".join(fields)
+            raise ParamsError(f"{prefix}{key}: unknown key (known here: {known})")
+    values = {}
+    for name, spec in fields.items():
+        key = f"{prefix}{name}"
+        if name not in raw:
+            raise ParamsError(f"{key}: missing")
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, f"{key}.", raw[name])
+        else:
+            values[name] = _check_value(key, hint, raw[name], spec.metadata)
+    return cls(**values)
+
+
+def parse_params(text: str) -> Params:
+    """Parse and validate the text of a params.yaml."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        raise ParamsError(f"params.yaml: invalid YAML{line}") from None
+    return _build(Params, "", raw)
+
+
+def load_params(path: Path = PARAMS) -> Params:
+    """Read and validate params.yaml."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ParamsError(f"{path}: cannot read ({error.strerror})") from None
+    return parse_params(text)

@@ -1,0 +1,30 @@
+"""Every path the pipeline reads or writes, relative to the project root (DVC runs stages there)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PARAMS = Path("params.yaml")
+
+PREPARED_DIR = Path("data/prepared")
+TRAIN_NPZ = PREPARED_DIR / "train.npz"
+TEST_NPZ = PREPARED_DIR / "test.npz"
+
+MODEL = Path("models/model.keras")
+TRAIN_HISTORY = Path("reports/train_history.json")
+EVALUATE_METRICS = Path("metrics/evaluate.json")
+PREDICT_METRICS = Path("metrics/predict.json")
+PREDICTIONS = Path("reports/predictions.json")
+
+# Where a user points the pipeline at their own copy of the data: a directory or a base URL.
+DATA_ENV = "FMNIST_DATA"
+DEBIAN_DATA_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+def download_cache_dir() -> Path:
+    """Directory for downloaded .gz files, shared by every clone of the project."""
+    if override := os.environ.get("FMNIST_CACHE"):
+        return Path(override)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "fmnist"

@@ -1,0 +1,83 @@
+"""Stage predict: the tutorial's single-image checks, one test image at a time with a batch axis."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fmnist import paths
+from fmnist.atomic import write_json
+from fmnist.dataset import CLASS_NAMES, Split, load_split
+from fmnist.errors import run_stage
+from fmnist.model import load_model, predict_logits, softmax
+from fmnist.params import PredictParams, load_params
+
+
+def check_sample(
+    index: int, single: np.ndarray, batched: np.ndarray, label: int, tolerance: float
+) -> dict:
+    """One sample's record from its probabilities predicted alone and inside the batch."""
+    predicted = int(single.argmax())
+    difference = float(np.max(np.abs(single - batched)))
+    return {
+        "index": index,
+        "true_label": label,
+        "true_name": CLASS_NAMES[label],
+        "predicted_label": predicted,
+        "predicted_name": CLASS_NAMES[predicted],
+        "confidence": float(single[predicted]),
+        "correct": predicted == label,
+        "batch_max_abs_diff": difference,
+        "batch_consistent": predicted == int(batched.argmax()) and difference <= tolerance,
+    }
+
+
+def summarise(records: list[dict]) -> dict:
+    """Counts over the checked samples."""
+    return {
+        "samples": len(records),
+        "correct": sum(record["correct"] for record in records),
+        "batch_consistent": sum(record["batch_consistent"] for record in records),
+        "max_batch_abs_diff": max(record["batch_max_abs_diff"] for record in records),
+    }
+
+
+def predict_samples(model, test: Split, params: PredictParams) -> list[dict]:
+    """Predict each sample alone, as (1, 28, 28), and compare with the whole test set as a batch."""
+    batched = softmax(predict_logits(model, test.images, len(test.images)))
+    records = []
+    for index in params.samples:
+        image = test.images[index]  # (28, 28)
+        single = softmax(predict_logits(model, np.expand_dims(image, 0), 1))[0]  # from (1, 28, 28)
+        label = int(test.labels[index])
+        records.append(check_sample(index, single, batched[index], label, params.tolerance))
+    return records
+
+
+def _run() -> None:
+    params = load_params().predict
+    test = load_split(paths.TEST_NPZ)
+    model = load_model(paths.MODEL)
+    records = predict_samples(model, test, params)
+    write_json(paths.PREDICTIONS, records)
+    summary = summarise(records)
+    write_json(paths.PREDICT_METRICS, summary)
+    for record in records:
+        mark = "ok" if record["correct"] else "WRONG"
+        print(
+            f"predict: #{record['index']}: {record['predicted_name']} "
+            f"({record['confidence']:.3f}), true {record['true_name']} [{mark}]"
+        )
+    print(
+        f"predict: {summary['correct']}/{summary['samples']} correct, "
+        f"{summary['batch_consistent']} consistent with batch prediction"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m fmnist.predict`."""
+    del argv
+    return run_stage("predict", _run)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

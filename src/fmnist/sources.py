@@ -1,0 +1,120 @@
+"""Find the four IDX files: a user-set directory or URL, the Debian package, then the mirrors."""
+
+from __future__ import annotations
+
+import http.client
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from fmnist.atomic import write_bytes
+from fmnist.dataset import RawFile, decompress, verify
+from fmnist.errors import FmnistError
+
+_CHUNK = 1 << 20
+
+
+class SourceError(FmnistError):
+    """No source could supply a verified copy of a file."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A place the files may be: a local directory or a base URL."""
+
+    origin: str
+    location: str
+
+    @property
+    def is_url(self) -> bool:
+        return self.location.startswith(("http://", "https://", "file://"))
+
+    def describe(self) -> str:
+        return f"{self.origin} {self.location}"
+
+
+def ordered_sources(
+    env_value: str | None, debian_dir: Path, mirrors: Sequence[str]
+) -> list[Source]:
+    """The sources to try, in order: the user's, the Debian package directory, the mirrors."""
+    sources = [Source("$FMNIST_DATA", env_value)] if env_value else []
+    sources.append(Source("Debian package dir", str(debian_dir)))
+    sources += [Source("mirror", url) for url in mirrors]
+    return sources
+
+
+def _read_local(directory: Path, raw: RawFile) -> bytes:
+    """Read `raw` from a directory, as .gz or already decompressed."""
+    gz_path, plain_path = directory / raw.gz_name, directory / raw.name
+    if gz_path.is_file():
+        return decompress(gz_path.read_bytes(), str(gz_path))
+    if plain_path.is_file():
+        return plain_path.read_bytes()
+    raise FileNotFoundError(f"no {raw.gz_name} or {raw.name} in {directory}")
+
+
+def _download(url: str, timeout_s: float) -> bytes:
+    """The body of `url`, printing progress and checking it against the announced length."""
+    print(f"downloading {url}", file=sys.stderr)
+    chunks: list[bytes] = []
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:
+        total = int(response.headers.get("Content-Length") or 0)
+        received, next_report = 0, 0.25
+        while chunk := response.read(_CHUNK):
+            chunks.append(chunk)
+            received += len(chunk)
+            if total and received / total >= next_report:
+                print(f"  {received / total:4.0%} of {total / 1e6:.1f} MB", file=sys.stderr)
+                next_report += 0.25
+    if total and received != total:
+        raise OSError(f"download interrupted after {received} of {total} bytes")
+    return b"".join(chunks)
+
+
+def _fetch_url(base: str, raw: RawFile, cache_dir: Path, timeout_s: float) -> bytes:
+    """Verified content of `raw` from the download cache, or downloaded from `base` and cached."""
+    cached = cache_dir / raw.gz_name
+    if cached.is_file():
+        try:
+            content = decompress(cached.read_bytes(), str(cached))
+            verify(raw, content)
+            return content
+        except FmnistError:
+            cached.unlink()
+    url = f"{base.rstrip('/')}/{raw.gz_name}"
+    gz = _download(url, timeout_s)
+    content = decompress(gz, url)
+    verify(raw, content)
+    write_bytes(cached, gz)
+    return content
+
+
+def fetch(raw: RawFile, sources: Sequence[Source], cache_dir: Path, timeout_s: float) -> bytes:
+    """The verified decompressed content of `raw` from the first source that has it intact."""
+    failures = []
+    for source in sources:
+        try:
+            if source.is_url:
+                content = _fetch_url(source.location, raw, cache_dir, timeout_s)
+            else:
+                content = _read_local(Path(source.location), raw)
+                verify(raw, content)
+            return content
+        except urllib.error.HTTPError as error:
+            failures.append(f"{source.describe()}: HTTP {error.code} {error.reason}")
+        except urllib.error.URLError as error:
+            failures.append(f"{source.describe()}: unreachable ({error.reason})")
+        except http.client.IncompleteRead as error:
+            failures.append(f"{source.describe()}: download interrupted ({error})")
+        except (OSError, http.client.HTTPException, FmnistError) as error:
+            failures.append(f"{source.describe()}: {error}")
+        print(f"  {raw.name}: {failures[-1]}", file=sys.stderr)
+    tried = "".join(f"\n  - {failure}" for failure in failures)
+    raise SourceError(
+        f"no source has a verified copy of {raw.name}; tried:{tried}\n"
+        "  fix: `apt-get install dataset-fashion-mnist` (Debian), or set FMNIST_DATA to a "
+        "directory or base URL holding the four official .gz files"
+    )
