@@ -1,0 +1,75 @@
+"""Helpers for tests that run the real `dvc` on a temporary copy of the project."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from .conftest import ROOT
+
+# Everything a user's clone holds except the committed run's outputs, which the tests recreate.
+_LEFT_OUT = {"dvc.lock", "metrics", "reports"}
+
+
+def project_files() -> list[str]:
+    """Files git tracks or would track (untracked, not ignored) in the project."""
+    listing = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [name for name in listing.split("\0") if name and Path(name).parts[0] not in _LEFT_OUT]
+
+
+def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command with the project's environment first on PATH, as `make` does."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run([sys.executable, "-m", "dvc", *args], cwd, check=check)
+
+
+def make_project(target: Path, overrides: dict[str, dict] | None = None) -> Path:
+    """Copy the project into `target` as a fresh git repository, with params overridden."""
+    for name in project_files():
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    set_params(target, overrides or {})
+    run(["git", "init", "-q"], target)
+    run(["git", "add", "-A"], target)
+    commit(target, "copy of the project")
+    return target
+
+
+def set_params(project: Path, overrides: dict[str, dict]) -> None:
+    path = project / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    for section, values in overrides.items():
+        params[section].update(values)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def commit(project: Path, message: str) -> None:
+    identity = ["-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+    run(["git", *identity, "commit", "-q", "--allow-empty", "-m", message], project)
+
+
+def ran_stages(output: str) -> list[str]:
+    """The stages a `dvc repro` output says it ran, in order."""
+    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]

@@ -1,0 +1,78 @@
+"""dvc.yaml against the code: DVC does not follow imports, so every stage must list them itself."""
+
+import ast
+import dataclasses
+import subprocess
+import sys
+import typing
+
+import yaml
+
+from fmnist.params import Params
+
+from .conftest import ROOT
+
+PACKAGE = ROOT / "src" / "fmnist"
+STAGES = ("prepare", "train", "evaluate", "predict")
+
+
+def imported_modules(module: str) -> set[str]:
+    """Project modules `module` imports, directly or through other project modules."""
+    seen: set[str] = set()
+    pending = [module]
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for node in ast.walk(ast.parse((PACKAGE / f"{name}.py").read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "fmnist":
+                pending += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fmnist."):
+                pending.append(node.module.removeprefix("fmnist."))
+            elif isinstance(node, ast.Import):
+                pending += [
+                    a.name.removeprefix("fmnist.")
+                    for a in node.names
+                    if a.name.startswith("fmnist.")
+                ]
+    return seen
+
+
+def stage_spec(stage: str) -> dict:
+    return yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]
+
+
+def test_every_stage_exists_and_runs_its_module():
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert list(stages) == list(STAGES)
+    for stage in STAGES:
+        assert stages[stage]["cmd"] == f"python -m fmnist.{stage}"
+
+
+def test_code_deps_are_exactly_the_imported_modules():
+    for stage in STAGES:
+        listed = {dep for dep in stage_spec(stage)["deps"] if dep.startswith("src/")}
+        expected = {f"src/fmnist/{name}.py" for name in imported_modules(stage) | {"__init__"}}
+        assert listed == expected, stage
+
+
+def test_params_are_exactly_the_stage_section():
+    for stage in STAGES:
+        section = typing.get_type_hints(Params)[stage]
+        keys = {f"{stage}.{f.name}" for f in dataclasses.fields(section)}
+        assert set(stage_spec(stage)["params"]) == keys, stage
+        source = (PACKAGE / f"{stage}.py").read_text()
+        assert f"load_params().{stage}" in source  # the stage reads its own section only
+
+
+def test_prepare_imports_no_tensorflow():
+    probe = "import sys, fmnist.prepare; print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_dvcignore_keeps_bytecode_out_of_hashes():
+    assert "__pycache__/" in (ROOT / ".dvcignore").read_text().split()

@@ -1,0 +1,55 @@
+"""Training: the tutorial's batches and updates, and bit-identical weights for the same seed."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from fmnist.dataset import Split
+from fmnist.fit import fit, make_deterministic
+from fmnist.model import build_model
+from fmnist.params import load_params
+
+from .conftest import ROOT
+
+
+def train_once(split: Split, seed: int, epochs: int = 1, batch_size: int = 32):
+    params = dataclasses.replace(load_params(ROOT / "params.yaml").train, seed=seed)
+    make_deterministic(seed)
+    model = build_model(params)
+    history = fit(model, split, epochs, batch_size, seed)
+    return model, history
+
+
+@pytest.fixture(scope="module")
+def subset(real_train) -> Split:
+    return Split(real_train.images[:6000], real_train.labels[:6000])
+
+
+def test_same_seed_gives_identical_weights(subset):
+    first, first_history = train_once(subset, seed=7)
+    second, second_history = train_once(subset, seed=7)
+    for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert first_history == second_history
+
+
+def test_other_seed_gives_other_weights(subset):
+    first, _ = train_once(subset, seed=7)
+    other, _ = train_once(subset, seed=8)
+    assert not np.array_equal(first.get_weights()[0], other.get_weights()[0])
+
+
+def test_learns_and_reports_per_epoch_history(subset):
+    model, history = train_once(subset, seed=7, epochs=2)
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert history[1]["loss"] < history[0]["loss"]
+    assert history[1]["accuracy"] > 0.75  # far above the 0.10 of guessing, even on 6,000 images
+    assert int(model.optimizer.iterations) == 2 * 188  # 187 full batches and one of 16
+
+
+def test_keeps_the_last_partial_batch(subset):
+    small = Split(subset.images[:100], subset.labels[:100])
+    model, history = train_once(small, seed=7, batch_size=32)
+    assert int(model.optimizer.iterations) == 4  # 3 batches of 32 and one of 4, as Keras fit
+    assert history[0]["accuracy"] * 100 == pytest.approx(round(history[0]["accuracy"] * 100))
