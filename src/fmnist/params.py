@@ -72,9 +72,12 @@ def _check_scalar(key: str, kind: type, value: Any, meta: typing.Mapping[str, An
         if not is_number:
             hint = " (YAML reads 1e-3 as text: write 1.0e-3)" if isinstance(value, str) else ""
             raise ParamsError(f"{key}: expected a number, got {_type_name(value)} {value!r}{hint}")
+        try:
+            value = float(value)
+        except OverflowError:
+            raise ParamsError(f"{key}: {value} is too large for a number") from None
         if not math.isfinite(value):
             raise ParamsError(f"{key}: must be finite, got {value!r}")
-        value = float(value)
     if kind is str and not (isinstance(value, str) and value):
         raise ParamsError(f"{key}: expected a non-empty string, got {_type_name(value)} {value!r}")
     low, high = meta.get("low"), meta.get("high")
@@ -101,7 +104,8 @@ def _check_value(key: str, hint: Any, value: Any, meta: typing.Mapping[str, Any]
 def _build(cls: type, prefix: str, raw: Any) -> Any:
     """Build dataclass `cls` from mapping `raw`, rejecting unknown, missing and bad keys."""
     if not isinstance(raw, dict):
-        raise ParamsError(f"{prefix or 'params.yaml'}: expected a mapping, got {_type_name(raw)}")
+        where = prefix.rstrip(".") or "params.yaml"
+        raise ParamsError(f"{where}: expected a mapping, got {_type_name(raw)}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in raw:
@@ -138,4 +142,6 @@ def load_params(path: Path = PARAMS) -> Params:
         text = path.read_text()
     except OSError as error:
         raise ParamsError(f"{path}: cannot read ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise ParamsError(f"{path}: not UTF-8 text") from None
     return parse_params(text)

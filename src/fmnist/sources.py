@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import sys
 import urllib.error
@@ -46,14 +47,22 @@ def ordered_sources(
     return sources
 
 
+def _read_verified(path: Path, packed: bool, raw: RawFile) -> bytes:
+    content = decompress(path.read_bytes(), str(path)) if packed else path.read_bytes()
+    verify(raw, content)
+    return content
+
+
 def _read_local(directory: Path, raw: RawFile) -> bytes:
-    """Read `raw` from a directory, as .gz or already decompressed."""
-    gz_path, plain_path = directory / raw.gz_name, directory / raw.name
-    if gz_path.is_file():
-        return decompress(gz_path.read_bytes(), str(gz_path))
-    if plain_path.is_file():
-        return plain_path.read_bytes()
-    raise FileNotFoundError(f"no {raw.gz_name} or {raw.name} in {directory}")
+    """Verified content of `raw` from a directory holding it as .gz or already decompressed."""
+    candidates = [(directory / raw.gz_name, True), (directory / raw.name, False)]
+    present = [(path, packed) for path, packed in candidates if path.is_file()]
+    if not present:
+        raise FileNotFoundError(f"no {raw.gz_name} or {raw.name} in {directory}")
+    for path, packed in present[:-1]:
+        with contextlib.suppress(FmnistError):
+            return _read_verified(path, packed, raw)
+    return _read_verified(*present[-1], raw)
 
 
 def _download(url: str, timeout_s: float) -> bytes:
@@ -61,7 +70,8 @@ def _download(url: str, timeout_s: float) -> bytes:
     print(f"downloading {url}", file=sys.stderr)
     chunks: list[bytes] = []
     with urllib.request.urlopen(url, timeout=timeout_s) as response:
-        total = int(response.headers.get("Content-Length") or 0)
+        announced = response.headers.get("Content-Length") or ""
+        total = int(announced) if announced.isdigit() else 0
         received, next_report = 0, 0.25
         while chunk := response.read(_CHUNK):
             chunks.append(chunk)
@@ -79,9 +89,7 @@ def _fetch_url(base: str, raw: RawFile, cache_dir: Path, timeout_s: float) -> by
     cached = cache_dir / raw.gz_name
     if cached.is_file():
         try:
-            content = decompress(cached.read_bytes(), str(cached))
-            verify(raw, content)
-            return content
+            return _read_verified(cached, True, raw)
         except FmnistError:
             cached.unlink()
     url = f"{base.rstrip('/')}/{raw.gz_name}"
@@ -98,11 +106,8 @@ def fetch(raw: RawFile, sources: Sequence[Source], cache_dir: Path, timeout_s: f
     for source in sources:
         try:
             if source.is_url:
-                content = _fetch_url(source.location, raw, cache_dir, timeout_s)
-            else:
-                content = _read_local(Path(source.location), raw)
-                verify(raw, content)
-            return content
+                return _fetch_url(source.location, raw, cache_dir, timeout_s)
+            return _read_local(Path(source.location), raw)
         except urllib.error.HTTPError as error:
             failures.append(f"{source.describe()}: HTTP {error.code} {error.reason}")
         except urllib.error.URLError as error:
@@ -111,6 +116,7 @@ def fetch(raw: RawFile, sources: Sequence[Source], cache_dir: Path, timeout_s: f
             failures.append(f"{source.describe()}: download interrupted ({error})")
         except (OSError, http.client.HTTPException, FmnistError) as error:
             failures.append(f"{source.describe()}: {error}")
+        failures[-1] = " ".join(failures[-1].split())  # a server's raw status line ends in CRLF
         print(f"  {raw.name}: {failures[-1]}", file=sys.stderr)
     tried = "".join(f"\n  - {failure}" for failure in failures)
     raise SourceError(
