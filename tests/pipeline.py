@@ -29,8 +29,15 @@ def project_files() -> list[str]:
 
 
 def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a command with the project's environment first on PATH, as `make` does."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    """Run a command as `make` does, the environment first on PATH, with the copy's own code.
+
+    PYTHONPATH makes `python -m fmnist.<stage>` import the copy's src/, not the editable install.
+    """
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(cwd / "src"),
+    }
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(
