@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -59,7 +60,6 @@ def make_project(target: Path, overrides: dict[str, dict] | None = None) -> Path
             shutil.copy2(source, target / name)
     set_params(target, overrides or {})
     run(["git", "init", "-q"], target)
-    run(["git", "add", "-A"], target)
     commit(target, "copy of the project")
     return target
 
@@ -73,6 +73,8 @@ def set_params(project: Path, overrides: dict[str, dict]) -> None:
 
 
 def commit(project: Path, message: str) -> None:
+    """Commit everything git does not ignore, as a user commits a run."""
+    run(["git", "add", "-A"], project)
     identity = ["-c", "user.name=test", "-c", "user.email=test@example.invalid"]
     run(["git", *identity, "commit", "-q", "--allow-empty", "-m", message], project)
 
@@ -80,3 +82,20 @@ def commit(project: Path, message: str) -> None:
 def ran_stages(output: str) -> list[str]:
     """The stages a `dvc repro` output says it ran, in order."""
     return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
+
+
+def status(project: Path) -> set[str]:
+    """The stages `dvc status` reports as changed."""
+    return set(json.loads(dvc(project, "status", "--json").stdout))
+
+
+def head(project: Path) -> str:
+    return run(["git", "rev-parse", "HEAD"], project).stdout.strip()
+
+
+def reset(project: Path, commit_id: str) -> None:
+    """Back to a committed state: git's files and, from the DVC cache, the data and model."""
+    run(["git", "reset", "-q", "--hard", commit_id], project)
+    run(["git", "clean", "-q", "-fd"], project)
+    dvc(project, "checkout", "--force")
+    run(["git", "diff", "--exit-code"], project)  # dvc checkout changed nothing git tracks
