@@ -31,3 +31,6 @@ format: setup
 
 test: setup data lint
 	pytest
+
+bench: setup data
+	python bench/run.py

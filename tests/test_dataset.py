@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from fmnist.dataset import (
+    ALIGNMENT,
     RAW_FILES,
     TEST_LABELS,
     DataError,
@@ -94,6 +95,7 @@ def test_save_split_is_byte_reproducible_and_round_trips(tmp_path):
     save_split(second, split)
     assert first.read_bytes() == second.read_bytes()
     loaded = load_split(first)
+    assert loaded.images.ctypes.data % ALIGNMENT == 0  # so training can use it without a copy
     np.testing.assert_array_equal(loaded.images, split.images)
     np.testing.assert_array_equal(loaded.labels, split.labels)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz", "b.npz"]  # no temp files left

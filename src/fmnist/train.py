@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from fmnist import paths
 from fmnist.atomic import write_json
 from fmnist.dataset import load_split
@@ -16,12 +18,15 @@ def _run() -> None:
     train = load_split(paths.TRAIN_NPZ)
     make_deterministic(params.seed)
     model = build_model(params)
+    start = time.perf_counter()
     history = fit(model, train, params.epochs, params.batch_size, params.seed)
+    fit_s = time.perf_counter() - start
     save_model(model, paths.MODEL)
     write_json(paths.TRAIN_HISTORY, history)
     last = history[-1]
     print(
-        f"train: {params.epochs} epochs, loss {last['loss']:.4f}, accuracy {last['accuracy']:.4f}"
+        f"train: {params.epochs} epochs in {fit_s:.2f} s, "
+        f"loss {last['loss']:.4f}, accuracy {last['accuracy']:.4f}"
     )
 
 
