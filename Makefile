@@ -6,7 +6,8 @@ VENV := .venv
 # Stage commands call `python`: the project's environment comes first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(HOME)/.local/bin:$(PATH)
 
-.PHONY: setup data repro test lint format bench
+.PHONY: setup data browser repro plots test lint format bench
+PLOTS_TEMPLATE := build/plots-template.html
 
 $(VENV)/.synced: pyproject.toml uv.lock
 	@if ! command -v uv >/dev/null; then python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv; fi
@@ -21,6 +22,19 @@ data:
 repro: setup data
 	dvc repro
 
+# vega inlined, so the page renders offline (DVC's default page loads it from a CDN).
+$(PLOTS_TEMPLATE): scripts/plots-template.sh
+	@command -v npm >/dev/null && bash scripts/plots-template.sh $@ \
+	  || echo "plots: no npm to fetch vega; dvc plots show will use DVC's online page"
+
+# `dvc plots show` into dvc_plots/index.html; open it in a browser.
+plots: setup $(PLOTS_TEMPLATE)
+	dvc plots show $$([ -f $(PLOTS_TEMPLATE) ] && echo --html-template $(PLOTS_TEMPLATE))
+
+# Headless Chromium for the test that looks at the rendered plots page.
+browser:
+	@bash scripts/ensure-browser.sh
+
 lint: setup
 	ruff check .
 	ruff format --check .
@@ -29,7 +43,7 @@ format: setup
 	ruff format .
 	ruff check --fix .
 
-test: setup data lint
+test: setup data browser $(PLOTS_TEMPLATE) lint
 	pytest
 
 bench: setup data

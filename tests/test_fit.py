@@ -48,6 +48,21 @@ def test_learns_and_reports_per_epoch_history(subset):
     assert int(model.optimizer.iterations) == 2 * 188  # 187 full batches and one of 16
 
 
+def test_monitoring_a_held_out_split_changes_no_weight(subset, real_test):
+    plain, plain_history = train_once(subset, seed=7)
+    params = dataclasses.replace(load_params(ROOT / "params.yaml").train, seed=7)
+    make_deterministic(7)
+    monitored = build_model(params)
+    seen = []
+    history = fit(monitored, subset, 1, 32, 7, held_out=real_test, on_epoch=seen.append)
+    for a, b in zip(plain.get_weights(), monitored.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert seen == history
+    assert {k: history[0][k] for k in plain_history[0]} == plain_history[0]
+    assert 0.7 < history[0]["held_out_accuracy"] < 0.9
+    assert history[0]["held_out_loss"] > 0
+
+
 def test_keeps_the_last_partial_batch(subset):
     small = Split(subset.images[:100], subset.labels[:100])
     model, history = train_once(small, seed=7, batch_size=32)

@@ -10,7 +10,14 @@ OUTPUTS = (
     "data/prepared/train.npz",
     "data/prepared/test.npz",
     "models/model.keras",
-    "reports/train_history.json",
+    "reports/live/metrics.json",
+    "reports/live/plots/metrics/train/accuracy.tsv",
+    "reports/live/plots/metrics/test/accuracy.tsv",
+    "reports/confusion.json",
+    "reports/per_class.json",
+    "reports/figures/samples.png",
+    "reports/figures/mistakes.png",
+    "reports/figures/confusion.png",
     "metrics/evaluate.json",
     "metrics/predict.json",
     "reports/predictions.json",
@@ -31,8 +38,8 @@ def test_repro_runs_all_four_stages_and_writes_every_output(project, first_repro
     assert ran_stages(first_repro.stdout) == ["prepare", "train", "evaluate", "predict"]
     for output in OUTPUTS:
         assert (project / output).stat().st_size > 0, output
-    history = json.loads((project / "reports/train_history.json").read_text())
-    assert [row["epoch"] for row in history] == [1]
+    curve = (project / "reports/live/plots/metrics/test/accuracy.tsv").read_text().splitlines()
+    assert curve[0] == "step\taccuracy" and len(curve) == 2  # one epoch, one point
     metrics = json.loads((project / "metrics/evaluate.json").read_text())
     assert 0.80 < metrics["test_accuracy"] < 0.88  # one epoch: below the ten-epoch 0.885
     assert metrics["accuracy_gap"] == metrics["train_accuracy"] - metrics["test_accuracy"]

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from fmnist.dataset import CLASS_NAMES
-from fmnist.evaluate import class_report, loss_and_accuracy
+from fmnist.evaluate import class_report, confusion_records, loss_and_accuracy, per_class_records
+from fmnist.figures import most_confident_mistakes
 from fmnist.predict import check_sample, summarise
 
 
@@ -45,3 +46,27 @@ def test_check_sample_records_prediction_and_batch_consistency():
         "batch_consistent": 1,
         "max_batch_abs_diff": pytest.approx(1e-3),
     }
+
+
+def test_confusion_and_per_class_records():
+    labels, predicted = np.array([9, 0, 6]), np.array([9, 6, 6])
+    assert confusion_records(labels, predicted) == [
+        {"actual": "Ankle boot", "predicted": "Ankle boot"},
+        {"actual": "T-shirt/top", "predicted": "Shirt"},
+        {"actual": "Shirt", "predicted": "Shirt"},
+    ]
+    rows = per_class_records(class_report(labels, predicted))
+    assert [row["class"] for row in rows] == list(CLASS_NAMES)
+    assert rows[6] == {
+        "class": "Shirt",
+        "precision": 0.5,
+        "recall": 1.0,
+        "f1": pytest.approx(2 / 3),
+    }
+
+
+def test_most_confident_mistakes_orders_by_confidence_then_index():
+    labels = np.array([0, 1, 2, 3, 4])
+    predicted = np.array([1, 1, 0, 0, 0])  # indices 0, 2, 3, 4 are wrong
+    confidence = np.array([0.6, 0.99, 0.9, 0.6, 0.95])
+    assert most_confident_mistakes(predicted, labels, confidence).tolist() == [4, 2, 0, 3]

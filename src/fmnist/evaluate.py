@@ -1,11 +1,11 @@
-"""Stage evaluate: test and train accuracy, their gap, and a per-class report into metrics JSON."""
+"""Stage evaluate: accuracy, the train/test gap and a per-class report; plot data and pictures."""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import classification_report
+from sklearn.metrics import classification_report, confusion_matrix
 
-from fmnist import paths
+from fmnist import figures, paths
 from fmnist.atomic import write_json
 from fmnist.dataset import CLASS_NAMES, Split, load_split
 from fmnist.errors import run_stage
@@ -35,6 +35,40 @@ def class_report(labels: np.ndarray, predicted: np.ndarray) -> dict:
     return {name: {key: float(value) for key, value in row.items()} for name, row in report.items()}
 
 
+def confusion_records(labels: np.ndarray, predicted: np.ndarray) -> list[dict]:
+    """One {actual, predicted} row per test image, as DVC's confusion template reads them."""
+    return [
+        {"actual": CLASS_NAMES[label], "predicted": CLASS_NAMES[guess]}
+        for label, guess in zip(labels.tolist(), predicted.tolist(), strict=True)
+    ]
+
+
+def per_class_records(report: dict) -> list[dict]:
+    """Precision, recall and F1 per class, one row each, for a bar plot."""
+    return [
+        {
+            "class": name,
+            "precision": report[name]["precision"],
+            "recall": report[name]["recall"],
+            "f1": report[name]["f1-score"],
+        }
+        for name in CLASS_NAMES
+    ]
+
+
+def write_figures(test: Split, probabilities: np.ndarray) -> None:
+    """The PNG pictures: sample images, the most confident mistakes, the confusion heatmap."""
+    predicted = probabilities.argmax(axis=1)
+    confidence = probabilities.max(axis=1)
+    matrix = confusion_matrix(test.labels, predicted, labels=list(range(len(CLASS_NAMES))))
+    figures.save_png(
+        figures.sample_grid(test.images, test.labels), paths.FIGURES_DIR / "samples.png"
+    )
+    mistakes = figures.mistakes_grid(test.images, test.labels, predicted, confidence)
+    figures.save_png(mistakes, paths.FIGURES_DIR / "mistakes.png")
+    figures.save_png(figures.confusion_heatmap(matrix), paths.FIGURES_DIR / "confusion.png")
+
+
 def evaluate(test: Split, test_logits: np.ndarray, train: Split, train_logits: np.ndarray) -> dict:
     """The metrics of a model from its logits on both splits."""
     test_loss, test_accuracy = loss_and_accuracy(test_logits, test.labels)
@@ -57,6 +91,9 @@ def _run() -> None:
     test_logits = predict_logits(model, test.images, params.batch_size)
     train_logits = predict_logits(model, train.images, params.batch_size)
     metrics = evaluate(test, test_logits, train, train_logits)
+    write_json(paths.CONFUSION, confusion_records(test.labels, test_logits.argmax(axis=1)))
+    write_json(paths.PER_CLASS, per_class_records(metrics["report"]))
+    write_figures(test, softmax(test_logits))
     write_json(paths.EVALUATE_METRICS, metrics)
     print(
         f"evaluate: test accuracy {metrics['test_accuracy']:.4f}, "

@@ -8,6 +8,8 @@ same: same batches, same loss, same updates.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -53,9 +55,37 @@ def _epoch_function(model: keras.Model):
     return run
 
 
-def fit(model: keras.Model, train: Split, epochs: int, batch_size: int, seed: int) -> list[dict]:
-    """Train `model` in place; return per-epoch mean loss and accuracy, as Keras reports them."""
+def _score_function(model: keras.Model):
+    # Ten calls on one whole split: XLA's compile time would cost more than it saves.
+    @tf.function
+    def score(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Mean loss and number correct of the current weights on a split, changing nothing."""
+        logits = model(images, training=False)
+        hits = tf.equal(tf.argmax(logits, axis=1, output_type=tf.int32), labels)
+        return model.loss(labels, logits), tf.reduce_sum(tf.cast(hits, tf.int32))
+
+    return score
+
+
+def fit(
+    model: keras.Model,
+    train: Split,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    held_out: Split | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> list[dict]:
+    """Train `model` in place; return per-epoch mean loss and accuracy, as Keras reports them.
+
+    With `held_out`, each epoch also records its loss and accuracy there ("held_out_loss",
+    "held_out_accuracy") for monitoring only: nothing is chosen by them and they use no
+    randomness, so the weights are bit-identical with or without it.
+    """
     run_epoch = _epoch_function(model)
+    if held_out is not None:
+        score = _score_function(model)
+        held_out_tensors = _tensor(held_out.images), tf.constant(held_out.labels.astype(np.int32))
     # The split goes in once; each epoch only sends its shuffled batch indices.
     images, labels = _tensor(train.images), tf.constant(train.labels.astype(np.int32))
     rng = np.random.default_rng(seed)
@@ -71,5 +101,14 @@ def fit(model: keras.Model, train: Split, epochs: int, batch_size: int, seed: in
                 batch_loss, batch_correct = run_epoch(images, labels, tf.constant(batches))
                 loss_sum += float(batch_loss)
                 correct += int(batch_correct)
-        history.append({"epoch": epoch, "loss": loss_sum / count, "accuracy": correct / count})
+        row = {"epoch": epoch, "loss": loss_sum / count, "accuracy": correct / count}
+        if held_out is not None:
+            held_out_loss, held_out_correct = score(*held_out_tensors)
+            row |= {
+                "held_out_loss": float(held_out_loss),
+                "held_out_accuracy": int(held_out_correct) / len(held_out.labels),
+            }
+        history.append(row)
+        if on_epoch is not None:
+            on_epoch(row)
     return history

@@ -12,10 +12,14 @@ TRAIN_NPZ = PREPARED_DIR / "train.npz"
 TEST_NPZ = PREPARED_DIR / "test.npz"
 
 MODEL = Path("models/model.keras")
-TRAIN_HISTORY = Path("reports/train_history.json")
+# dvclive's directory: per-epoch curves under plots/metrics/, the last epoch in metrics.json.
+TRAIN_LIVE = Path("reports/live")
 EVALUATE_METRICS = Path("metrics/evaluate.json")
 PREDICT_METRICS = Path("metrics/predict.json")
 PREDICTIONS = Path("reports/predictions.json")
+CONFUSION = Path("reports/confusion.json")
+PER_CLASS = Path("reports/per_class.json")
+FIGURES_DIR = Path("reports/figures")
 
 # Where a user points the pipeline at their own copy of the data: a directory or a base URL.
 DATA_ENV = "FMNIST_DATA"
