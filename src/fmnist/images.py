@@ -1,0 +1,142 @@
+"""Turning a user's image or array into Fashion-MNIST's form: 28x28 float32, light object on black.
+
+Fashion-MNIST was made by trimming the background, fitting the object's longest side into 28
+pixels, centring it, inverting (light on dark) and going to grayscale; this does the same.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from fmnist.dataset import IMAGE_SHAPE
+from fmnist.errors import FmnistError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
+ARRAY_SUFFIX = ".npy"
+SIDE = IMAGE_SHAPE[0]
+# A pixel this far from the background counts as part of the object when trimming.
+OBJECT_THRESHOLD = 0.1
+# Refuse images so large that decoding them could exhaust memory (Pillow's own bomb check).
+Image.MAX_IMAGE_PIXELS = 50_000_000
+
+
+class InputError(FmnistError):
+    """A file that cannot be turned into a Fashion-MNIST image."""
+
+
+def to_unit_gray(image: Image.Image) -> np.ndarray:
+    """Any Pillow mode to a float32 gray array in [0, 1]; transparency composited onto white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        array = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
+        return np.clip(array / top, 0.0, 1.0).astype(np.float32)
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    return np.asarray(image.convert("L"), dtype=np.float32) / np.float32(255.0)
+
+
+def light_on_dark(gray: np.ndarray) -> np.ndarray:
+    """Invert when the background (the border's median) is light, as Fashion-MNIST is dark."""
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    return 1.0 - gray if np.median(border) > 0.5 else gray
+
+
+def fit_to_frame(gray: np.ndarray) -> np.ndarray:
+    """Trim to the object, fit its longest side into 28 pixels keeping aspect, centre it."""
+    rows = np.flatnonzero((gray > OBJECT_THRESHOLD).any(axis=1))
+    columns = np.flatnonzero((gray > OBJECT_THRESHOLD).any(axis=0))
+    if rows.size:
+        gray = gray[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
+    height, width = gray.shape
+    scale = SIDE / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = np.asarray(Image.fromarray(gray, mode="F").resize(size, Image.Resampling.LANCZOS))
+    frame = np.zeros(IMAGE_SHAPE, np.float32)
+    top, left = (SIDE - size[1]) // 2, (SIDE - size[0]) // 2
+    frame[top : top + size[1], left : left + size[0]] = np.clip(resized, 0.0, 1.0)
+    return frame
+
+
+def normalise(gray: np.ndarray) -> np.ndarray:
+    """A [0, 1] gray image of any size to Fashion-MNIST's form; 28x28 input keeps its geometry."""
+    gray = light_on_dark(gray)
+    return gray.astype(np.float32) if gray.shape == IMAGE_SHAPE else fit_to_frame(gray)
+
+
+def load_image(path: Path) -> np.ndarray:
+    """Decode an image file (first frame of an animation) into one (28, 28) array."""
+    try:
+        with Image.open(path) as image:
+            image.seek(0)
+            image.load()
+            gray = to_unit_gray(image)
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not an image Pillow can read") from None
+    except Image.DecompressionBombError:
+        raise InputError(f"{path}: image too large to decode safely") from None
+    except (OSError, ValueError, SyntaxError) as error:
+        raise InputError(f"{path}: corrupt or truncated image ({error})") from None
+    if gray.size == 0:
+        raise InputError(f"{path}: image has no pixels")
+    return normalise(gray)
+
+
+def load_array(path: Path) -> np.ndarray:
+    """A .npy of shape (28, 28) or (N, 28, 28): uint8 0-255 or floats in [0, 1]; no pickles."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except ValueError as error:
+        raise InputError(f"{path}: not a plain numeric .npy ({error})") from None
+    except (OSError, EOFError) as error:
+        raise InputError(f"{path}: unreadable .npy ({error})") from None
+    shape = array.shape
+    if array.ndim == 2:
+        array = array[np.newaxis]
+    if array.ndim != 3 or array.shape[1:] != IMAGE_SHAPE or len(array) == 0:
+        raise InputError(f"{path}: shape {shape}, expected (28, 28) or (N, 28, 28)")
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / np.float32(255.0)
+    if array.dtype.kind != "f":
+        raise InputError(f"{path}: dtype {array.dtype}, expected uint8 or float")
+    if not np.isfinite(array).all():
+        raise InputError(f"{path}: contains NaN or infinity")
+    if array.min() < 0 or array.max() > 1:
+        raise InputError(f"{path}: float values outside [0, 1]")
+    return array.astype(np.float32)
+
+
+def expand(paths: list[Path]) -> list[Path]:
+    """Files as given, and the image and .npy files directly inside given folders, sorted."""
+    files = []
+    for path in paths:
+        if path.is_dir():
+            suffixes = IMAGE_SUFFIXES | {ARRAY_SUFFIX}
+            files += sorted(p for p in path.iterdir() if p.suffix.lower() in suffixes)
+        else:
+            files.append(path)
+    return files
+
+
+def load_input(path: Path) -> np.ndarray:
+    """(N, 28, 28) float32 images from one file, by its suffix."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file")
+    suffix = path.suffix.lower()
+    if suffix == ARRAY_SUFFIX:
+        return load_array(path)
+    if suffix in IMAGE_SUFFIXES:
+        return load_image(path)[np.newaxis]
+    raise InputError(
+        f"{path}: unsupported type {suffix or '(none)'}; use PNG, JPEG, BMP, GIF or .npy"
+    )

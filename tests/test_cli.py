@@ -1,0 +1,292 @@
+"""`fmnist predict` on real images written from the test set, and on every bad input we know."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from fmnist import cli
+from fmnist.fit import fit, make_deterministic
+from fmnist.model import build_model, save_model
+from fmnist.params import load_params
+from fmnist.predict import predict_samples
+
+from .conftest import ROOT
+
+INDICES = [0, 1, 2, 3, 4, 12, 25, 100]
+
+
+@pytest.fixture(scope="module")
+def trained(real_train, tmp_path_factory):
+    """A real model: one epoch on the real training set, saved as the train stage saves it."""
+    params = load_params(ROOT / "params.yaml")
+    make_deterministic(params.train.seed)
+    model = build_model(params.train)
+    fit(model, real_train, 1, params.train.batch_size, params.train.seed)
+    path = tmp_path_factory.mktemp("model") / "model.keras"
+    save_model(model, path)
+    return model, path
+
+
+def as_uint8(image: np.ndarray) -> np.ndarray:
+    return np.rint(image * 255).astype(np.uint8)
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = cli.main(["predict", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_agrees_with_the_predict_stage_on_saved_images(trained, real_test, tmp_path, capsys):
+    model, model_path = trained
+    params = dataclasses.replace(load_params(ROOT / "params.yaml").predict, samples=tuple(INDICES))
+    records = predict_samples(model, real_test, params)
+    expected = {r["index"]: r["predicted_name"] for r in records}
+    confident = [r["index"] for r in records if r["confidence"] >= 0.9]
+    assert len(confident) >= len(INDICES) // 2
+    for index in INDICES:
+        pixels = as_uint8(real_test.images[index])
+        Image.fromarray(pixels).save(tmp_path / f"light-on-black-{index}.png")
+        Image.fromarray(255 - pixels).save(tmp_path / f"dark-on-white-{index}.png")
+        # As a user might photograph it: dark on white, ten times larger, lossy JPEG.
+        big = Image.fromarray(255 - pixels).resize((280, 280), Image.Resampling.LANCZOS)
+        big.save(tmp_path / f"photo-{index}.jpg", quality=95)
+    code, out, err = run_cli(capsys, str(tmp_path), "--model", str(model_path), "--json")
+    assert code == 0, err
+    predictions = json.loads(out)["predictions"]
+    assert len(predictions) == 3 * len(INDICES)
+    by_file = {Path(p["input"]).name: p["top"][0]["class"] for p in predictions}
+    for index in INDICES:  # lossless copies: exactly the stage's answer
+        assert by_file[f"light-on-black-{index}.png"] == expected[index], index
+        assert by_file[f"dark-on-white-{index}.png"] == expected[index], index
+    # Rescaled and JPEG-compressed: the same answer wherever the stage was confident.
+    for index in confident:
+        assert by_file[f"photo-{index}.jpg"] == expected[index], index
+
+
+def test_text_output_lists_top_three(trained, real_test, tmp_path, capsys):
+    np.save(tmp_path / "batch.npy", real_test.images[:2])
+    code, out, _ = run_cli(capsys, str(tmp_path / "batch.npy"), "--model", str(trained[1]))
+    assert code == 0
+    lines = out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        f"{tmp_path / 'batch.npy'}[0]",
+        f"{tmp_path / 'batch.npy'}[1]",
+    ]
+    assert lines[0].split(": ")[1].startswith("Ankle boot ")
+    assert lines[0].count(",") == 2
+
+
+def write_file(path: Path, data: bytes | str) -> Path:
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def write_npy(path: Path, array: np.ndarray) -> Path:
+    np.save(path, array)
+    return path
+
+
+def write_png(path: Path, image: Image.Image) -> Path:
+    image.save(path)
+    return path
+
+
+ODD_BUT_VALID = {
+    "one-pixel": lambda p: write_png(p / "a.png", Image.new("L", (1, 1), 200)),
+    "16-bit": lambda p: write_png(
+        p / "b.png", Image.fromarray((np.arange(900).reshape(30, 30) * 70).astype(np.uint16))
+    ),
+    "rgba": lambda p: write_png(p / "c.png", Image.new("RGBA", (40, 20), (10, 200, 30, 128))),
+    "palette": lambda p: write_png(p / "d.png", Image.new("RGB", (33, 17), "red").convert("P")),
+    "gif": lambda p: write_png(p / "e.gif", Image.new("L", (28, 28), 0)),
+    "bmp": lambda p: write_png(p / "f.bmp", Image.new("RGB", (50, 90), (255, 255, 255))),
+    "float-npy": lambda p: write_npy(p / "g.npy", np.zeros((28, 28), np.float64)),
+}
+
+
+@pytest.mark.parametrize("kind", list(ODD_BUT_VALID))
+def test_odd_but_valid_inputs_are_predicted(trained, tmp_path, capsys, kind):
+    path = ODD_BUT_VALID[kind](tmp_path)
+    code, out, err = run_cli(capsys, str(path), "--model", str(trained[1]), "--json")
+    assert code == 0, err
+    top = json.loads(out)["predictions"][0]["top"]
+    assert len(top) == 3 and sum(t["probability"] for t in top) <= 1.0 + 1e-9
+
+
+def pickled_npy(path: Path) -> Path:
+    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    return path
+
+
+def truncated_png(path: Path) -> Path:
+    buffer = path.with_suffix(".full.png")
+    Image.new("L", (64, 64), 128).save(buffer)
+    path.write_bytes(buffer.read_bytes()[:60])
+    buffer.unlink()
+    return path
+
+
+def zero_size_png(path: Path) -> Path:
+    # A PNG signature and an IHDR chunk declaring 0 x 0 pixels.
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", 0, 0, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    data = struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + data)
+    return path
+
+
+BAD_INPUTS = {
+    "missing-file": (lambda p: p / "nope.png", "no such file"),
+    "empty-file": (lambda p: write_file(p / "e.png", b""), "empty file"),
+    "text-named-png": (
+        lambda p: write_file(p / "t.png", "hello"),
+        "not an image",
+    ),
+    "truncated-png": (lambda p: truncated_png(p / "cut.png"), "corrupt or truncated"),
+    "zero-size-png": (lambda p: zero_size_png(p / "zero.png"), "zero.png"),
+    "unsupported-suffix": (
+        lambda p: write_file(p / "x.txt", "x"),
+        "unsupported type .txt",
+    ),
+    "no-suffix": (lambda p: write_file(p / "x", "x"), "unsupported type (none)"),
+    "empty-folder": (lambda p: (p / "empty").mkdir() or p / "empty", "no images found"),
+    "npy-wrong-shape": (
+        lambda p: write_npy(p / "s.npy", np.zeros((3, 28))),
+        "shape (3, 28)",
+    ),
+    "npy-3d-wrong-size": (
+        lambda p: write_npy(p / "s.npy", np.zeros((2, 27, 28))),
+        "expected (28, 28) or (N, 28, 28)",
+    ),
+    "npy-no-images": (
+        lambda p: write_npy(p / "s.npy", np.zeros((0, 28, 28))),
+        "shape (0, 28, 28)",
+    ),
+    "npy-int64": (
+        lambda p: write_npy(p / "s.npy", np.zeros((28, 28), np.int64)),
+        "dtype int64",
+    ),
+    "npy-bool": (
+        lambda p: write_npy(p / "s.npy", np.zeros((28, 28), bool)),
+        "dtype bool",
+    ),
+    "npy-complex": (
+        lambda p: write_npy(p / "s.npy", np.zeros((28, 28), complex)),
+        "dtype complex128",
+    ),
+    "npy-nan": (
+        lambda p: write_npy(p / "s.npy", np.full((28, 28), np.nan)),
+        "NaN or infinity",
+    ),
+    "npy-inf": (
+        lambda p: write_npy(p / "s.npy", np.full((28, 28), np.inf)),
+        "NaN or infinity",
+    ),
+    "npy-out-of-range": (
+        lambda p: write_npy(p / "s.npy", np.full((28, 28), 255.0)),
+        "outside [0, 1]",
+    ),
+    "npy-pickled-objects": (lambda p: pickled_npy(p / "o.npy"), "not a plain numeric .npy"),
+    "npy-truncated": (
+        lambda p: write_file(p / "c.npy", b"\x93NUMPY\x01\x00v\x00{'descr'"),
+        "c.npy",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_INPUTS))
+def test_bad_input_gets_one_line_naming_it(trained, tmp_path, capsys, kind):
+    make, message = BAD_INPUTS[kind]
+    path = make(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    code, out, err = run_cli(capsys, str(path), "--model", str(trained[1]))
+    assert code == 1
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("fmnist predict: error: ")
+    assert message in err and path.name in err, err
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written
+
+
+def test_good_inputs_are_still_predicted_beside_bad_ones(trained, real_test, tmp_path, capsys):
+    Image.fromarray(as_uint8(real_test.images[0])).save(tmp_path / "good.png")
+    (tmp_path / "bad.png").write_text("not a png")
+    code, out, err = run_cli(capsys, str(tmp_path), "--model", str(trained[1]))
+    assert code == 1
+    assert out.startswith(f"{tmp_path / 'good.png'}: ")
+    assert "bad.png: not an image" in err
+
+
+def other_model(path: Path) -> Path:
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(2)])
+    model.save(path)
+    return path
+
+
+def corrupt_zip(path: Path, source: Path) -> Path:
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(path, "w") as copy:
+        for name in original.namelist():
+            data = original.read(name)
+            copy.writestr(name, data[: len(data) // 3] if name.endswith(".h5") else data)
+    return path
+
+
+BAD_MODELS = {
+    "missing": (lambda p, good: p / "absent.keras", "missing"),
+    "garbage": (
+        lambda p, good: write_file(p / "g.keras", b"\x00" * 100),
+        "not a loadable Keras model",
+    ),
+    "truncated": (
+        lambda p, good: write_file(p / "t.keras", good.read_bytes()[:2000]),
+        "not a loadable Keras model",
+    ),
+    "corrupt-weights": (lambda p, good: corrupt_zip(p / "w.keras", good), "w.keras"),
+    "not-ours": (lambda p, good: other_model(p / "other.keras"), "not ours"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_MODELS))
+def test_bad_model_file_gets_one_line_naming_it(trained, real_test, tmp_path, capsys, kind):
+    make, message = BAD_MODELS[kind]
+    model_path = make(tmp_path, trained[1])
+    Image.fromarray(as_uint8(real_test.images[0])).save(tmp_path / "shoe.png")
+    code, out, err = run_cli(capsys, str(tmp_path / "shoe.png"), "--model", str(model_path))
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and message in err and model_path.name in err, err
+
+
+def test_console_script_exit_codes(trained, real_test, tmp_path):
+    Image.fromarray(as_uint8(real_test.images[0])).save(tmp_path / "shoe.png")
+    script = Path(sys.executable).parent / "fmnist"
+    good = subprocess.run(
+        [script, "predict", tmp_path / "shoe.png", "--model", trained[1]],
+        capture_output=True,
+        text=True,
+    )
+    assert good.returncode == 0 and good.stdout.startswith(f"{tmp_path / 'shoe.png'}: ")
+    bad = subprocess.run([script, "predict", tmp_path / "none.png"], capture_output=True, text=True)
+    assert bad.returncode == 1 and bad.stderr.strip().endswith("none.png: no such file")
+    assert "Traceback" not in bad.stderr
+
+
+def test_top_classes_orders_by_probability_then_label():
+    probabilities = np.array([0.1, 0.3, 0.3, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.3])
+    assert [t["class"] for t in cli.top_classes(probabilities)] == [
+        "Trouser",
+        "Pullover",
+        "Ankle boot",
+    ]
