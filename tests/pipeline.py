@@ -99,3 +99,8 @@ def reset(project: Path, commit_id: str) -> None:
     run(["git", "clean", "-q", "-fd"], project)
     dvc(project, "checkout", "--force")
     run(["git", "diff", "--exit-code"], project)  # dvc checkout changed nothing git tracks
+
+
+def restored_stages(output: str) -> list[str]:
+    """The stages a `dvc repro` output says it restored from the run-cache instead of running."""
+    return [line.split("'")[1] for line in output.splitlines() if "is cached - skipping" in line]

@@ -59,6 +59,12 @@ class Params:
     predict: PredictParams
 
 
+def _printable(key: Any) -> str:
+    """A key as written, or quoted when it holds spaces or control characters (one line)."""
+    text = str(key)
+    return text if text.isprintable() and text.strip() == text and text else repr(key)
+
+
 def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
@@ -111,7 +117,7 @@ def _build(cls: type, prefix: str, raw: Any) -> Any:
     for key in raw:
         if key not in fields:
             known = ", ".join(fields)
-            raise ParamsError(f"{prefix}{key}: unknown key (known here: {known})")
+            raise ParamsError(f"{prefix}{_printable(key)}: unknown key (known here: {known})")
     values = {}
     for name, spec in fields.items():
         key = f"{prefix}{name}"

@@ -1,0 +1,150 @@
+"""Killed or corrupted mid-pipeline: a clear error, no half-written output, a clean recovery."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+
+from fmnist.dataset import Split, save_split
+
+from .pipeline import dvc, make_project, ran_stages, restored_stages
+
+MODEL = "models/model.keras"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    path = make_project(tmp_path_factory.mktemp("interrupt"))
+    dvc(path, "repro", "prepare")
+    return path
+
+
+def leftovers(project: Path) -> list[Path]:
+    """Temporary files our atomic writes would leave if they were not atomic."""
+    return [p for p in project.rglob(".*.tmp")]
+
+
+def start_repro(project: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(project / "src"),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "dvc", "repro", "--force", "--single-item", "train"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's Ctrl-C would reach
+    )
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except psutil.Error:  # exited, or a zombie, between listing and reading
+        return []
+
+
+def wait_for_training(repro: subprocess.Popen, project: Path) -> psutil.Process:
+    """The train stage's Python process (not the shell DVC runs it in), once this run has logged
+    its first epoch, so that training is under way."""
+    started = time.time()
+    metrics = project / "reports/live/metrics.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        stages = [
+            child
+            for child in psutil.Process(repro.pid).children(recursive=True)
+            if "fmnist.train" in _cmdline(child) and "python" in _cmdline(child)[0]
+        ]
+        if stages and metrics.exists() and metrics.stat().st_mtime >= started:
+            return stages[0]
+        time.sleep(0.05)
+    raise AssertionError("training never started")
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "SIGKILL"])
+def test_interrupted_training_recovers_to_the_same_model(project, how):
+    repro = start_repro(project)
+    stage = wait_for_training(repro, project)
+    if how == "SIGINT":
+        os.killpg(repro.pid, signal.SIGINT)  # Ctrl-C: dvc and the stage both get it
+    else:
+        stage.kill()  # the stage dies without a chance to clean up
+    output, _ = repro.communicate(timeout=120)
+    assert repro.returncode != 0, output
+    assert not (project / MODEL).exists()  # no partial model where a good one belongs
+    assert leftovers(project) == []
+    # Retrained, or (after an earlier test ran the same params) restored from the run-cache.
+    output = dvc(project, "repro").stdout
+    assert "train" in ran_stages(output) + restored_stages(output)
+    assert "up to date" in dvc(project, "status").stdout
+    recovered = (project / MODEL).read_bytes()
+    assert ran_stages(dvc(project, "repro", "--force", "--single-item", "train").stdout) == [
+        "train"
+    ]
+    assert (project / MODEL).read_bytes() == recovered  # what an uninterrupted run gives
+
+
+def run_stage(project: Path, stage: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(project / "src")}
+    return subprocess.run(
+        [sys.executable, "-m", f"fmnist.{stage}"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("stage", "damaged", "damage"),
+    [
+        ("train", "data/prepared/train.npz", "truncate"),
+        ("train", "data/prepared/train.npz", "garbage"),
+        ("train", "data/prepared/test.npz", "wrong-shape"),
+        ("evaluate", "data/prepared/test.npz", "truncate"),
+        ("predict", "data/prepared/test.npz", "missing"),
+        ("evaluate", MODEL, "garbage"),
+        ("predict", MODEL, "missing"),
+    ],
+)
+def test_corrupt_input_between_stages_is_one_line_and_writes_nothing(
+    tmp_path, project, stage, damaged, damage
+):
+    copy = make_project(tmp_path / "copy")
+    (copy / "data/prepared").mkdir(parents=True, exist_ok=True)
+    for name in ("train.npz", "test.npz"):
+        (copy / "data/prepared" / name).write_bytes((project / "data/prepared" / name).read_bytes())
+    (copy / "models").mkdir(exist_ok=True)
+    # Stages read their data before the model, so a placeholder model is never reached when
+    # the data is what is damaged.
+    (copy / MODEL).write_bytes(b"placeholder")
+    target = copy / damaged
+    if damage == "truncate":
+        target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
+    elif damage == "garbage":
+        target.write_bytes(b"\x00not what it should be" * 10)
+    elif damage == "missing":
+        target.unlink()
+    elif damage == "wrong-shape":
+        save_split(target, Split(np.zeros((3, 28, 27), np.float32), np.zeros(3, np.int64)))
+    before = sorted(p for p in copy.rglob("*") if ".git" not in p.parts)
+    result = run_stage(copy, stage)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith(f"fmnist {stage}: error: "), result.stderr
+    assert Path(damaged).name in lines[-1] and "Traceback" not in result.stderr
+    after = sorted(p for p in copy.rglob("*") if ".git" not in p.parts)
+    assert after == before  # no output, no temporary file
