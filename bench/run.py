@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.pipeline import make_project  # noqa: E402
+from tests.pipeline import make_project, project_env  # noqa: E402
 
 REPEATS = 3  # the short measurements are medians of this many runs
 
@@ -36,11 +36,7 @@ class Measured:
 
 def measure(args: list[str], cwd: Path) -> Measured:
     """Run a command to completion; its wall time and its own peak resident memory."""
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": f"{cwd / 'src'}{os.pathsep}{cwd}",
-    }
+    env = project_env(cwd)
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         process = subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=err, text=True)

@@ -29,17 +29,22 @@ def project_files() -> list[str]:
     return [name for name in listing.split("\0") if name and Path(name).parts[0] not in _LEFT_OUT]
 
 
-def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a command as `make` does, the environment first on PATH, with the copy's own code.
+def project_env(project: Path) -> dict[str, str]:
+    """The environment `make` gives stages, with a copy's own code first.
 
-    PYTHONPATH makes `python -m fmnist.<stage>` import the copy's src/, not the editable install.
+    PATH puts this environment's `python` first; PYTHONPATH makes `python -m fmnist.<stage>`
+    import the copy's src/, not the editable install of the repository under test.
     """
-    env = {
+    return {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": str(cwd / "src"),
+        "PYTHONPATH": str(project / "src"),
     }
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command in a project copy, as `make` would."""
+    result = subprocess.run(args, cwd=cwd, env=project_env(cwd), capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(
             f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"

@@ -15,7 +15,7 @@ import pytest
 
 from fmnist.dataset import Split, save_split
 
-from .pipeline import dvc, make_project, ran_stages, restored_stages
+from .pipeline import dvc, make_project, project_env, ran_stages, restored_stages
 
 MODEL = "models/model.keras"
 
@@ -33,15 +33,10 @@ def leftovers(project: Path) -> list[Path]:
 
 
 def start_repro(project: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": str(project / "src"),
-    }
     return subprocess.Popen(
         [sys.executable, "-m", "dvc", "repro", "--force", "--single-item", "train"],
         cwd=project,
-        env=env,
+        env=project_env(project),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -98,11 +93,10 @@ def test_interrupted_training_recovers_to_the_same_model(project, how):
 
 
 def run_stage(project: Path, stage: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(project / "src")}
     return subprocess.run(
         [sys.executable, "-m", f"fmnist.{stage}"],
         cwd=project,
-        env=env,
+        env=project_env(project),
         capture_output=True,
         text=True,
     )
