@@ -197,6 +197,16 @@ def assert_cache_holds_only_good_copy(cache_dir: Path, raw: RawFile) -> None:
     assert sha256(gzip.decompress((cache_dir / raw.gz_name).read_bytes())) == raw.sha256
 
 
+def fetch_past(server, tmp_path: Path, capsys, behaviour: str, raw: RawFile) -> str:
+    """Fetch with a bad mirror before a good one; check the good copy won; return stderr."""
+    content = fetch(raw, [server.mirror(behaviour), server.mirror("good")], tmp_path, 5)
+    assert sha256(content) == raw.sha256
+    err = capsys.readouterr().err
+    assert server.url(behaviour) in err
+    assert_cache_holds_only_good_copy(tmp_path, raw)
+    return err
+
+
 # --- mirrors ------------------------------------------------------------------------------
 
 
@@ -222,15 +232,10 @@ def test_404_mirror_falls_through_then_cache_serves(server, tmp_path, capsys, ra
 
 
 def test_wrong_bytes_are_a_checksum_mismatch(server, tmp_path, capsys):
-    raw = TEST_LABELS
-    content = fetch(raw, [server.mirror("wrong"), server.mirror("good")], tmp_path, 5)
-    assert sha256(content) == raw.sha256
-    err = capsys.readouterr().err
-    assert server.url("wrong") in err
+    err = fetch_past(server, tmp_path, capsys, "wrong", TEST_LABELS)
     assert "SHA-256" in err
-    assert raw.name in err
+    assert TEST_LABELS.name in err
     assert "does not match" in err
-    assert_cache_holds_only_good_copy(tmp_path, raw)
 
 
 def test_wrong_bytes_alone_leave_the_cache_empty(server, tmp_path):
@@ -240,44 +245,21 @@ def test_wrong_bytes_alone_leave_the_cache_empty(server, tmp_path):
 
 
 def test_html_error_page_is_not_a_gzip(server, tmp_path, capsys):
-    raw = TEST_LABELS
-    content = fetch(raw, [server.mirror("html"), server.mirror("good")], tmp_path, 5)
-    assert sha256(content) == raw.sha256
-    err = capsys.readouterr().err
-    assert server.url("html") in err
-    assert "not a valid gzip" in err
-    assert_cache_holds_only_good_copy(tmp_path, raw)
+    assert "not a valid gzip" in fetch_past(server, tmp_path, capsys, "html", TEST_LABELS)
 
 
 def test_interrupted_download_is_reported(server, tmp_path, capsys):
-    raw = TRAIN_LABELS
-    content = fetch(raw, [server.mirror("interrupted"), server.mirror("good")], tmp_path, 5)
-    assert sha256(content) == raw.sha256
-    err = capsys.readouterr().err
-    assert server.url("interrupted") in err
+    err = fetch_past(server, tmp_path, capsys, "interrupted", TRAIN_LABELS)
     assert "interrupted" in err or "incomplete" in err.lower()
-    assert_cache_holds_only_good_copy(tmp_path, raw)
 
 
 def test_interrupted_chunked_download_is_reported(server, tmp_path, capsys):
     """http.client raises IncompleteRead (an HTTPException, not an OSError) here."""
-    raw = TRAIN_LABELS
-    sources = [server.mirror("interrupted-chunked"), server.mirror("good")]
-    content = fetch(raw, sources, tmp_path, 5)
-    assert sha256(content) == raw.sha256
-    err = capsys.readouterr().err
-    assert server.url("interrupted-chunked") in err
-    assert_cache_holds_only_good_copy(tmp_path, raw)
+    fetch_past(server, tmp_path, capsys, "interrupted-chunked", TRAIN_LABELS)
 
 
 def test_truncated_gzip_is_reported(server, tmp_path, capsys):
-    raw = TEST_LABELS
-    content = fetch(raw, [server.mirror("truncated"), server.mirror("good")], tmp_path, 5)
-    assert sha256(content) == raw.sha256
-    err = capsys.readouterr().err
-    assert server.url("truncated") in err
-    assert "truncated" in err
-    assert_cache_holds_only_good_copy(tmp_path, raw)
+    assert "truncated" in fetch_past(server, tmp_path, capsys, "truncated", TEST_LABELS)
 
 
 def test_unparsable_content_length_does_not_escape(server, tmp_path):
