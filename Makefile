@@ -9,9 +9,11 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(HOME)/.local/bin:$(PATH)
 .PHONY: setup data browser repro plots test lint format bench
 PLOTS_TEMPLATE := build/plots-template.html
 
-$(VENV)/.synced: pyproject.toml uv.lock
+# --compile-bytecode: with .pyc files written once here, `import tensorflow` takes about 4.5 s
+# instead of 10 s in every stage, even where PYTHONDONTWRITEBYTECODE stops Python writing them.
+$(VENV)/.synced: pyproject.toml uv.lock Makefile
 	@if ! command -v uv >/dev/null; then python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv; fi
-	uv sync --locked
+	uv sync --locked --compile-bytecode
 	@touch $@
 
 setup: $(VENV)/.synced

@@ -17,6 +17,7 @@ from PIL import Image
 from fmnist import cli
 from fmnist.fit import fit, make_deterministic
 from fmnist.model import build_model, save_model
+from fmnist.network import load_network
 from fmnist.params import load_params
 from fmnist.predict import predict_samples
 
@@ -48,9 +49,9 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def test_cli_agrees_with_the_predict_stage_on_saved_images(trained, real_test, tmp_path, capsys):
-    model, model_path = trained
+    model_path = trained[1]
     params = dataclasses.replace(load_params(ROOT / "params.yaml").predict, samples=tuple(INDICES))
-    records = predict_samples(model, real_test, params)
+    records = predict_samples(load_network(model_path), real_test, params)
     expected = {r["index"]: r["predicted_name"] for r in records}
     confident = [r["index"] for r in records if r["confidence"] >= 0.9]
     assert len(confident) >= len(INDICES) // 2

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import typing
 
+import pytest
 import yaml
 
 from fmnist.params import Params
@@ -64,12 +65,13 @@ def test_params_are_exactly_the_stage_section():
         assert f"load_params().{stage}" in source  # the stage reads its own section only
 
 
-def test_prepare_imports_no_tensorflow():
-    probe = "import sys, fmnist.prepare; print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
+@pytest.mark.parametrize("module", ["prepare", "evaluate", "predict", "cli"])
+def test_only_train_imports_tensorflow(module):
+    probe = f"import sys, fmnist.{module}; print({{'tensorflow', 'keras'}} & set(sys.modules))"
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
-    assert result.stdout.strip() == "[]"
+    assert result.stdout.strip() == "set()"
 
 
 def test_dvcignore_keeps_bytecode_out_of_hashes():

@@ -1,4 +1,8 @@
-"""Atomic, byte-reproducible file writes: a crash never leaves a half-written output behind."""
+"""Atomic, byte-reproducible file writes: a failed or killed stage leaves no half-written output.
+
+No fsync: it cost prepare a second for its 220 MB, and guards only against a power cut, after
+which DVC's checksums show any truncated output as modified.
+"""
 
 from __future__ import annotations
 
@@ -26,8 +30,6 @@ def atomic_path(path: Path) -> Iterator[Path]:
     tmp.chmod(_FILE_MODE)
     try:
         yield tmp
-        with tmp.open("rb+") as handle:
-            os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -13,6 +13,7 @@ from fmnist import paths
 from fmnist.dataset import CLASS_NAMES
 from fmnist.errors import FmnistError
 from fmnist.images import expand, load_input
+from fmnist.network import load_network, softmax
 
 TOP = 3
 
@@ -48,11 +49,9 @@ def predict(inputs: list[Path], model_path: Path, as_json: bool) -> int:
                 errors.append({"input": str(path), "error": str(error)})
     results = []
     if loaded:
-        from fmnist.model import load_model, predict_logits, softmax  # TensorFlow only if needed
-
-        model = load_model(model_path)
+        network = load_network(model_path)
         for path, images in loaded:
-            probabilities = softmax(predict_logits(model, images, 1024))
+            probabilities = softmax(network.logits(images, 1024))
             for index, row in enumerate(probabilities):
                 number = index if len(images) > 1 else None
                 results.append({"input": str(path), "index": number, "top": top_classes(row)})

@@ -1,4 +1,7 @@
-"""The tutorial's dense network: built and compiled from params, saved and loaded safely."""
+"""The tutorial's dense network: built and compiled from params, saved byte-reproducibly.
+
+Loading is fmnist.network's, in NumPy, for the stages that only predict.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 
 from fmnist.atomic import atomic_path
 from fmnist.dataset import CLASS_NAMES, IMAGE_SHAPE
-from fmnist.errors import FmnistError
 from fmnist.params import TrainParams
-
-
-class ModelError(FmnistError):
-    """The model file is missing, corrupt or not a model of this project."""
 
 
 def build_model(params: TrainParams) -> keras.Model:
@@ -84,34 +81,3 @@ def save_model(model: keras.Model, path: Path) -> None:
                 data = _normalise(name, source.read(name))
                 info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
                 target.writestr(info, data, zipfile.ZIP_DEFLATED)
-
-
-def load_model(path: Path) -> keras.Model:
-    """Load a model saved by `save_model`, in Keras' safe mode (no arbitrary code)."""
-    if not path.is_file():
-        raise ModelError(f"{path}: missing; run the train stage (dvc repro)")
-    try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as error:  # Keras raises many types for a bad archive; all mean "not ours".
-        raise ModelError(f"{path}: not a loadable Keras model ({type(error).__name__})") from None
-    if model.input_shape != (None, *IMAGE_SHAPE) or model.output_shape != (None, len(CLASS_NAMES)):
-        raise ModelError(
-            f"{path}: expects {model.input_shape}, outputs {model.output_shape}; not ours"
-        )
-    return model
-
-
-def predict_logits(model: keras.Model, images: np.ndarray, batch_size: int) -> np.ndarray:
-    """Logits for `images` (N, 28, 28), computed `batch_size` images at a time."""
-    chunks = [
-        np.asarray(model(images[start : start + batch_size], training=False))
-        for start in range(0, len(images), batch_size)
-    ]
-    return np.concatenate(chunks) if chunks else np.zeros((0, len(CLASS_NAMES)), np.float32)
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Class probabilities from logits, row by row, in float64."""
-    shifted = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)

@@ -8,7 +8,7 @@ from fmnist import paths
 from fmnist.atomic import write_json
 from fmnist.dataset import CLASS_NAMES, Split, load_split
 from fmnist.errors import run_stage
-from fmnist.model import load_model, predict_logits, softmax
+from fmnist.network import Network, load_network, softmax
 from fmnist.params import PredictParams, load_params
 
 
@@ -41,13 +41,13 @@ def summarise(records: list[dict]) -> dict:
     }
 
 
-def predict_samples(model, test: Split, params: PredictParams) -> list[dict]:
+def predict_samples(network: Network, test: Split, params: PredictParams) -> list[dict]:
     """Predict each sample alone, as (1, 28, 28), and compare with the whole test set as a batch."""
-    batched = softmax(predict_logits(model, test.images, len(test.images)))
+    batched = softmax(network.logits(test.images, len(test.images)))
     records = []
     for index in params.samples:
         image = test.images[index]  # (28, 28)
-        single = softmax(predict_logits(model, np.expand_dims(image, 0), 1))[0]  # from (1, 28, 28)
+        single = softmax(network.logits(np.expand_dims(image, 0), 1))[0]  # from (1, 28, 28)
         label = int(test.labels[index])
         records.append(check_sample(index, single, batched[index], label, params.tolerance))
     return records
@@ -56,8 +56,8 @@ def predict_samples(model, test: Split, params: PredictParams) -> list[dict]:
 def _run() -> None:
     params = load_params().predict
     test = load_split(paths.TEST_NPZ)
-    model = load_model(paths.MODEL)
-    records = predict_samples(model, test, params)
+    network = load_network(paths.MODEL)
+    records = predict_samples(network, test, params)
     write_json(paths.PREDICTIONS, records)
     summary = summarise(records)
     write_json(paths.PREDICT_METRICS, summary)
