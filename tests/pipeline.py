@@ -69,11 +69,19 @@ def make_project(target: Path, overrides: dict[str, dict] | None = None) -> Path
     return target
 
 
+def _merge(tree: dict, overrides: dict) -> None:
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            _merge(tree[key], value)
+        else:
+            tree[key] = value
+
+
 def set_params(project: Path, overrides: dict[str, dict]) -> None:
+    """Override params.yaml keys, nested mappings key by key (`{"train": {"cnn": {...}}}`)."""
     path = project / "params.yaml"
     params = yaml.safe_load(path.read_text())
-    for section, values in overrides.items():
-        params[section].update(values)
+    _merge(params, overrides)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
@@ -100,6 +108,9 @@ def head(project: Path) -> str:
 
 def reset(project: Path, commit_id: str) -> None:
     """Back to a committed state: git's files and, from the DVC cache, the data and model."""
+    # Without its index git rewrites every file. With it, a same-size edit made in the second
+    # the file was checked out can look unmodified (racy git: 60 -> 30 in params.yaml did).
+    (project / ".git" / "index").unlink()
     run(["git", "reset", "-q", "--hard", commit_id], project)
     run(["git", "clean", "-q", "-fd"], project)
     dvc(project, "checkout", "--force")

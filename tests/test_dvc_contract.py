@@ -8,6 +8,7 @@ and `dvc exp` work as the README says.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import yaml
@@ -40,6 +41,16 @@ PARAM_SCOPES = {
     "train.batch_size": (64, {"train"}, DOWNSTREAM_OF_TRAIN),
     "train.hidden_units": (64, {"train"}, DOWNSTREAM_OF_TRAIN),
     "train.learning_rate": (0.002, {"train"}, DOWNSTREAM_OF_TRAIN),
+    "train.lr_schedule": ("cosine", {"train"}, DOWNSTREAM_OF_TRAIN),
+    "train.model": ("cnn", {"train"}, DOWNSTREAM_OF_TRAIN),
+    # The CNN's keys, read by train whichever model is chosen: with the dense model chosen they
+    # retrain it, to the same bytes, so evaluate and predict are skipped.
+    "train.cnn.filters": ([8], {"train"}, ["train"]),
+    "train.cnn.kernel_size": (5, {"train"}, ["train"]),
+    "train.cnn.batch_norm": (True, {"train"}, ["train"]),
+    "train.cnn.dropout": (0.2, {"train"}, ["train"]),
+    "train.cnn.dense_units": (64, {"train"}, ["train"]),
+    "train.cnn.dense_dropout": (0.4, {"train"}, ["train"]),
     "evaluate.batch_size": (4096, {"evaluate"}, ["evaluate"]),
     "predict.samples": ([0, 7, 9999], {"predict"}, ["predict"]),
     "predict.tolerance": (1.0e-4, {"predict"}, ["predict"]),
@@ -121,9 +132,12 @@ def test_the_table_covers_every_key_in_params_yaml():
 @pytest.mark.parametrize("key", list(PARAM_SCOPES))
 def test_a_param_reruns_exactly_its_stages(project, key):
     value, expected_status, expected_runs = PARAM_SCOPES[key]
-    section, name = key.split(".")
-    set_params(project, {section: {name: value}})
-    assert status(project) == expected_status
+    *sections, name = key.split(".")
+    override = {name: value}
+    for section in reversed(sections):
+        override = {section: override}
+    set_params(project, override)
+    assert status(project) == expected_status, dvc(project, "status").stdout
     # --no-run-cache: really run, so that the stages listed are the stages DVC executes.
     assert ran_stages(dvc(project, "repro", "--no-run-cache").stdout) == expected_runs
     assert status(project) == set()
@@ -241,3 +255,33 @@ def test_fresh_clone_reproduces_the_committed_run(tmp_path):
     dvc(clone, "repro")
     changed = run(["git", "status", "--porcelain"], clone).stdout
     assert changed == "", f"the committed run did not reproduce:\n{changed}"
+
+
+def test_queued_sweep_compares_both_models_in_exp_show(project):
+    """The README's sweep: both architectures queued by one command, run, shown in one table."""
+    # Tiny CNN settings keep the test short; the comma makes it a sweep of two experiments.
+    sweep = ["-S", "train.model=dense,cnn", "-S", "train.cnn.filters=[4]"]
+    dvc(project, "exp", "run", "--queue", *sweep, "-S", "train.cnn.dense_units=16")
+    dvc(project, "queue", "start")
+    deadline = time.monotonic() + 600
+    while (states := queue_states(project)) & {"Queued", "Running"}:
+        assert time.monotonic() < deadline, states
+        time.sleep(2)
+    assert states == {"Success"}, dvc(project, "queue", "status").stdout
+    shown = json.loads(dvc(project, "exp", "show", "--json").stdout)
+    entries = [e for rev in shown for exp in rev.get("experiments") or [] for e in exp["revs"]]
+    by_model = {}
+    for entry in entries:
+        train = entry["data"]["params"]["params.yaml"]["data"]["train"]
+        if train["cnn"]["dense_units"] == 16:
+            by_model[train["model"]] = entry["data"]["metrics"]["metrics/evaluate.json"]["data"]
+    assert set(by_model) == {"dense", "cnn"}
+    for metrics in by_model.values():  # one epoch of either model is well past chance
+        assert 0.75 < metrics["test_accuracy"] < 0.95
+    assert by_model["dense"]["test_accuracy"] != by_model["cnn"]["test_accuracy"]
+
+
+def queue_states(project) -> set[str]:
+    """The states in the Status column of `dvc queue status`."""
+    words = [line.split() for line in dvc(project, "queue", "status").stdout.splitlines()]
+    return {w[-1] for w in words if w and w[-1] in {"Queued", "Running", "Success", "Failed"}}

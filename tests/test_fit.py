@@ -7,7 +7,7 @@ import pytest
 
 from fmnist.dataset import Split
 from fmnist.fit import fit, make_deterministic
-from fmnist.model import build_model
+from fmnist.model import build_model, uses_xla
 from fmnist.params import load_params
 
 from .conftest import ROOT
@@ -68,3 +68,45 @@ def test_keeps_the_last_partial_batch(subset):
     model, history = train_once(small, seed=7, batch_size=32)
     assert int(model.optimizer.iterations) == 4  # 3 batches of 32 and one of 4, as Keras fit
     assert history[0]["accuracy"] * 100 == pytest.approx(round(history[0]["accuracy"] * 100))
+
+
+def small_cnn(seed: int, batch_norm: bool):
+    """The CNN of params.yaml at a size a test can afford, with a cosine schedule."""
+    params = load_params(ROOT / "params.yaml").train
+    cnn = dataclasses.replace(params.cnn, filters=(4, 8), dense_units=16, batch_norm=batch_norm)
+    return dataclasses.replace(
+        params,
+        model="cnn",
+        seed=seed,
+        cnn=cnn,
+        epochs=2,
+        batch_size=64,
+        lr_schedule="cosine",
+        learning_rate=0.002,
+    )
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_cnn_is_deterministic_and_learns(subset, batch_norm):
+    """Dropout, batch-norm statistics and the schedule included: same seed, same weights."""
+    runs = []
+    for _ in range(2):
+        params = small_cnn(seed=5, batch_norm=batch_norm)
+        make_deterministic(params.seed)
+        model = build_model(params, len(subset.labels))
+        history = fit(
+            model,
+            subset,
+            params.epochs,
+            params.batch_size,
+            params.seed,
+            jit_compile=uses_xla(params),
+        )
+        runs.append((model.get_weights(), history))
+    (first, first_history), (second, second_history) = runs
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert first_history == second_history
+    assert first_history[-1]["accuracy"] > 0.4  # chance is 0.1
+    # The schedule really decays: after all its steps the rate is 0.
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)

@@ -1,5 +1,6 @@
 """The tutorial's network: shape, parameter count, reproducible saving."""
 
+import dataclasses
 import zipfile
 
 import numpy as np
@@ -38,3 +39,24 @@ def test_saved_model_is_byte_reproducible_and_loads(model, tmp_path):
     np.testing.assert_allclose(
         load_network(first).logits(images, 4), np.asarray(model(images)), atol=1e-5
     )
+
+
+def test_cnn_architecture_follows_params():
+    params = load_params(ROOT / "params.yaml").train
+    cnn = dataclasses.replace(params.cnn, filters=(8, 16, 32), kernel_size=5, batch_norm=True)
+    model = build_model(dataclasses.replace(params, model="cnn", cnn=cnn))
+    kinds = [layer.__class__.__name__ for layer in model.layers]
+    assert kinds[0] == "Reshape" and kinds.count("Conv2D") == 3
+    assert kinds.count("BatchNormalization") == 3 and kinds.count("MaxPooling2D") == 3
+    convs = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
+    assert [c.filters for c in convs] == [8, 16, 32] and convs[0].kernel_size == (5, 5)
+    assert not convs[0].use_bias  # batch norm makes the conv's bias redundant
+    assert model.input_shape == (None, 28, 28) and model.output_shape == (None, 10)
+    assert model.layers[-1].activation.__name__ == "linear"
+
+
+def test_tuned_cnn_parameter_count():
+    params = load_params(ROOT / "params.yaml").train
+    model = build_model(dataclasses.replace(params, model="cnn"))
+    # conv 3x3x1x32+32, conv 3x3x32x64+64, dense 3136x128+128, dense 128x10+10
+    assert model.count_params() == 320 + 18_496 + 401_536 + 1_290

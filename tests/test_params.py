@@ -58,6 +58,13 @@ def assert_rejected(text: str, *fragments: str) -> ParamsError:
     return info.value
 
 
+def cnn_setter(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def mutate(raw: dict[str, Any]) -> None:
+        raw["train"]["cnn"][key] = value
+
+    return mutate
+
+
 # (test id, mutation of the real params, fragments the message must contain)
 BAD_MUTATIONS = [
     # structure
@@ -124,6 +131,19 @@ BAD_MUTATIONS = [
         setter("prepare", "download_timeout_s", float("nan")),
         ["prepare.download_timeout_s", "finite"],
     ),
+    # the architecture choice and the CNN's own section, checked whichever model is chosen
+    ("model-unknown", setter("train", "model", "resnet"), ["train.model", "dense, cnn", "resnet"]),
+    ("model-not-str", setter("train", "model", 1), ["train.model", "one of", "int"]),
+    ("model-case", setter("train", "model", "CNN"), ["train.model", "'CNN'"]),
+    ("cnn-missing", deleter("train", "cnn"), ["train.cnn", "missing"]),
+    ("cnn-not-mapping", setter("train", "cnn", [32, 64]), ["train.cnn", "expected a mapping"]),
+    ("cnn-unknown-key", cnn_setter("filter", 32), ["train.cnn.filter", "unknown key"]),
+    ("cnn-filters-empty", cnn_setter("filters", []), ["train.cnn.filters", "non-empty list"]),
+    ("cnn-filters-zero", cnn_setter("filters", [32, 0]), ["train.cnn.filters[1]", "range"]),
+    ("cnn-kernel-even-big", cnn_setter("kernel_size", 9), ["train.cnn.kernel_size", "<= 7"]),
+    ("cnn-dropout-one", cnn_setter("dropout", 1.0), ["train.cnn.dropout", "<= 0.9"]),
+    ("cnn-bn-int", cnn_setter("batch_norm", 1), ["train.cnn.batch_norm", "true or false"]),
+    ("cnn-bn-text", cnn_setter("batch_norm", "yes"), ["train.cnn.batch_norm", "'yes'"]),
     # An integer too big for a float: a ParamsError, not an OverflowError traceback.
     ("lr-huge-int", setter("train", "learning_rate", 10**400), ["train.learning_rate"]),
 ]
@@ -142,6 +162,7 @@ def test_bad_mutation_is_rejected_naming_the_key(mutate, fragments):
 def test_real_params_load_to_the_tutorial_values():
     params = load_params(ROOT / "params.yaml")
     assert isinstance(params, Params)
+    assert params.train.model == "dense"
     assert params.train.epochs == 10
     assert params.train.batch_size == 32
     assert params.train.hidden_units == 128

@@ -1,4 +1,4 @@
-"""The tutorial's dense network: built and compiled from params, saved byte-reproducibly.
+"""The networks: the tutorial's dense one or a CNN, built from params, saved byte-reproducibly.
 
 Loading is fmnist.network's, in NumPy, for the stages that only predict.
 """
@@ -6,6 +6,7 @@ Loading is fmnist.network's, in NumPy, for the stages that only predict.
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 import zipfile
 from pathlib import Path
@@ -14,27 +15,66 @@ from typing import Any
 import keras
 
 from fmnist.atomic import atomic_path
-from fmnist.dataset import CLASS_NAMES, IMAGE_SHAPE
-from fmnist.params import TrainParams
+from fmnist.dataset import CLASS_NAMES, IMAGE_SHAPE, TRAIN_SIZE
+from fmnist.params import CnnParams, TrainParams
 
 
-def build_model(params: TrainParams) -> keras.Model:
-    """Flatten -> Dense(hidden_units, relu) -> Dense(10) logits, compiled as in the tutorial."""
+def _dense_layers(params: TrainParams) -> list[keras.layers.Layer]:
+    """The tutorial's hidden part: Flatten -> Dense(hidden_units, relu)."""
+    return [keras.layers.Flatten(), keras.layers.Dense(params.hidden_units, activation="relu")]
+
+
+def _cnn_layers(cnn: CnnParams) -> list[keras.layers.Layer]:
+    """Conv blocks (conv, [batch norm], relu, 2x2 max pooling, dropout), then a dense layer."""
+    layers: list[keras.layers.Layer] = [keras.layers.Reshape((*IMAGE_SHAPE, 1))]
+    for filters in cnn.filters:
+        # With batch norm the conv's bias would only be cancelled by the normalisation.
+        layers.append(
+            keras.layers.Conv2D(
+                filters, cnn.kernel_size, padding="same", use_bias=not cnn.batch_norm
+            )
+        )
+        if cnn.batch_norm:
+            layers.append(keras.layers.BatchNormalization())
+        layers += [keras.layers.Activation("relu"), keras.layers.MaxPooling2D()]
+        if cnn.dropout:
+            layers.append(keras.layers.Dropout(cnn.dropout))
+    layers += [keras.layers.Flatten(), keras.layers.Dense(cnn.dense_units, activation="relu")]
+    if cnn.dense_dropout:
+        layers.append(keras.layers.Dropout(cnn.dense_dropout))
+    return layers
+
+
+def _learning_rate(
+    params: TrainParams, train_size: int
+) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """The constant rate, or a cosine decay to 0 over all of the run's optimizer steps."""
+    if params.lr_schedule == "constant":
+        return params.learning_rate
+    steps = params.epochs * math.ceil(train_size / params.batch_size)
+    return keras.optimizers.schedules.CosineDecay(params.learning_rate, decay_steps=steps)
+
+
+def build_model(params: TrainParams, train_size: int = TRAIN_SIZE) -> keras.Model:
+    """The chosen network, ending in Dense(10) logits, compiled as in the tutorial."""
+    hidden = _dense_layers(params) if params.model == "dense" else _cnn_layers(params.cnn)
     model = keras.Sequential(
-        [
-            keras.Input(shape=IMAGE_SHAPE),
-            keras.layers.Flatten(),
-            keras.layers.Dense(params.hidden_units, activation="relu"),
-            keras.layers.Dense(len(CLASS_NAMES)),
-        ],
-        name="fmnist_dense",
+        [keras.Input(shape=IMAGE_SHAPE), *hidden, keras.layers.Dense(len(CLASS_NAMES))],
+        name=f"fmnist_{params.model}",
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=params.learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate=_learning_rate(params, train_size)),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
     return model
+
+
+def uses_xla(params: TrainParams) -> bool:
+    """Whether fit can compile the network with XLA: not the CNN, whose max pooling has no
+    deterministic XLA gradient ("MaxPool gradient ops do not yet have a deterministic XLA
+    implementation" under op determinism)."""
+    return params.model == "dense"
 
 
 # Keras stamps the archive with the save date, zip times and Python object ids (as

@@ -32,12 +32,25 @@ class PrepareParams:
 
 
 @dataclass(frozen=True)
+class CnnParams:
+    filters: tuple[int, ...] = field(metadata=_bounds(1, 1024))
+    kernel_size: int = field(metadata=_bounds(1, 7))
+    dense_units: int = field(metadata=_bounds(1, 65_536))
+    dropout: float = field(metadata=_bounds(0, 0.9))
+    dense_dropout: float = field(metadata=_bounds(0, 0.9))
+    batch_norm: bool
+
+
+@dataclass(frozen=True)
 class TrainParams:
+    model: typing.Literal["dense", "cnn"]
     seed: int = field(metadata=_bounds(0, 2**31 - 1))
     epochs: int = field(metadata=_bounds(1, 1000))
     batch_size: int = field(metadata=_bounds(1, 60_000))
     hidden_units: int = field(metadata=_bounds(1, 65_536))
     learning_rate: float = field(metadata=_bounds(0, 10, open_low=True))
+    lr_schedule: typing.Literal["constant", "cosine"]
+    cnn: CnnParams
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,18 @@ def _type_name(value: Any) -> str:
 def _check_scalar(key: str, kind: type, value: Any, meta: typing.Mapping[str, Any]) -> Any:
     """Check one scalar against its declared type and range; ints are accepted where floats are."""
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if typing.get_origin(kind) is typing.Literal:
+        choices = typing.get_args(kind)
+        if value not in choices or not isinstance(value, str):
+            allowed = ", ".join(choices)
+            raise ParamsError(
+                f"{key}: expected one of {allowed}, got {_type_name(value)} {value!r}"
+            )
+        return value
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ParamsError(f"{key}: expected true or false, got {_type_name(value)} {value!r}")
+        return value
     if kind is int and not (is_number and isinstance(value, int)):
         raise ParamsError(f"{key}: expected an integer, got {_type_name(value)} {value!r}")
     if kind is float:

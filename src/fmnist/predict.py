@@ -11,6 +11,9 @@ from fmnist.errors import run_stage
 from fmnist.network import Network, load_network, softmax
 from fmnist.params import PredictParams, load_params
 
+# The whole test set goes through in batches of this size (a CNN's 10,000 would take GBs).
+BATCH_SIZE = 1000
+
 
 def check_sample(
     index: int, single: np.ndarray, batched: np.ndarray, label: int, tolerance: float
@@ -43,7 +46,7 @@ def summarise(records: list[dict]) -> dict:
 
 def predict_samples(network: Network, test: Split, params: PredictParams) -> list[dict]:
     """Predict each sample alone, as (1, 28, 28), and compare with the whole test set as a batch."""
-    batched = softmax(network.logits(test.images, len(test.images)))
+    batched = softmax(network.logits(test.images, BATCH_SIZE))
     records = []
     for index in params.samples:
         image = test.images[index]  # (28, 28)

@@ -1,4 +1,4 @@
-"""Stage train: fit the tutorial's network on the training split; save the model and curves."""
+"""Stage train: fit the chosen network on the training split; save the model and curves."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fmnist import paths
 from fmnist.dataset import load_split
 from fmnist.errors import run_stage
 from fmnist.fit import fit, make_deterministic
-from fmnist.model import build_model, save_model
+from fmnist.model import build_model, save_model, uses_xla
 from fmnist.params import load_params
 
 
@@ -27,7 +27,7 @@ def _run() -> None:
     params = load_params().train
     train, test = load_split(paths.TRAIN_NPZ), load_split(paths.TEST_NPZ)
     make_deterministic(params.seed)
-    model = build_model(params)
+    model = build_model(params, len(train.labels))
     # dvcyaml=None: dvc.yaml is ours and declares the plots; no experiment saving, no report.
     with Live(str(paths.TRAIN_LIVE), dvcyaml=None, save_dvc_exp=False, report=None) as live:
         start = time.perf_counter()
@@ -39,6 +39,7 @@ def _run() -> None:
             params.seed,
             held_out=test,
             on_epoch=lambda row: log_epoch(live, row),
+            jit_compile=uses_xla(params),
         )
         fit_s = time.perf_counter() - start
     save_model(model, paths.MODEL)
