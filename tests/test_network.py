@@ -104,7 +104,7 @@ BAD = {
     "truncated": (lambda good, p: p.write_bytes(good.read_bytes()[:5000]), "not a loadable"),
     "no-weights": (
         lambda good, p: rewrite(good, p, "model.weights.h5", lambda d: d[: len(d) // 3]),
-        "damaged or foreign weights",
+        "damaged, or not ours (",
     ),
     "bad-config": (lambda good, p: rewrite(good, p, "config.json", lambda d: b"{"), "loadable"),
     "other-input": (

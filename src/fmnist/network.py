@@ -160,10 +160,8 @@ def _build(config: dict, weights: h5py.File) -> Network:
     if config.get("class_name") != "Sequential":
         raise ValueError("not a Sequential model")
     specs = config["config"]["layers"]
-    if specs[0]["class_name"] != "InputLayer" or specs[0]["config"]["batch_shape"] != [
-        None,
-        *IMAGE_SHAPE,
-    ]:
+    first, shape = specs[0], specs[0]["config"]["batch_shape"]
+    if first["class_name"] != "InputLayer" or shape != [None, *IMAGE_SHAPE]:
         raise ValueError(f"input other than {IMAGE_SHAPE}")
     kinds = [spec["class_name"] for spec in specs[1:]]
     layers = []
@@ -197,7 +195,7 @@ def load_network(path: Path) -> Network:
     except ValueError as error:  # ours are Sequential models of the layers above, 28x28 to 10
         raise ModelError(f"{path}: not ours ({error})") from None
     except (OSError, KeyError, TypeError, IndexError, AttributeError) as error:
-        raise ModelError(f"{path}: damaged or foreign weights ({type(error).__name__})") from None
+        raise ModelError(f"{path}: damaged, or not ours ({type(error).__name__})") from None
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
