@@ -6,7 +6,6 @@ import dataclasses
 import json
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import keras
@@ -15,27 +14,13 @@ import pytest
 from PIL import Image
 
 from fmnist import cli
-from fmnist.fit import fit, make_deterministic
-from fmnist.model import build_model, save_model
 from fmnist.network import load_network
 from fmnist.params import load_params
 from fmnist.predict import predict_samples
 
-from .conftest import ROOT
+from .conftest import ROOT, foreign_model, rewrite_member
 
 INDICES = [0, 1, 2, 3, 4, 12, 25, 100]
-
-
-@pytest.fixture(scope="module")
-def trained(real_train, tmp_path_factory):
-    """A real model: one epoch on the real training set, saved as the train stage saves it."""
-    params = load_params(ROOT / "params.yaml")
-    make_deterministic(params.train.seed)
-    model = build_model(params.train)
-    fit(model, real_train, 1, params.train.batch_size, params.train.seed)
-    path = tmp_path_factory.mktemp("model") / "model.keras"
-    save_model(model, path)
-    return model, path
 
 
 def as_uint8(image: np.ndarray) -> np.ndarray:
@@ -231,20 +216,6 @@ def test_good_inputs_are_still_predicted_beside_bad_ones(trained, real_test, tmp
     assert "bad.png: not an image" in err
 
 
-def other_model(path: Path) -> Path:
-    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(2)])
-    model.save(path)
-    return path
-
-
-def corrupt_zip(path: Path, source: Path) -> Path:
-    with zipfile.ZipFile(source) as original, zipfile.ZipFile(path, "w") as copy:
-        for name in original.namelist():
-            data = original.read(name)
-            copy.writestr(name, data[: len(data) // 3] if name.endswith(".h5") else data)
-    return path
-
-
 BAD_MODELS = {
     "missing": (lambda p, good: p / "absent.keras", "missing"),
     "garbage": (
@@ -255,8 +226,18 @@ BAD_MODELS = {
         lambda p, good: write_file(p / "t.keras", good.read_bytes()[:2000]),
         "not a loadable Keras model",
     ),
-    "corrupt-weights": (lambda p, good: corrupt_zip(p / "w.keras", good), "w.keras"),
-    "not-ours": (lambda p, good: other_model(p / "other.keras"), "not ours"),
+    "corrupt-weights": (
+        lambda p, good: rewrite_member(
+            good, p / "w.keras", "model.weights.h5", lambda data: data[: len(data) // 3]
+        ),
+        "w.keras",
+    ),
+    "not-ours": (
+        lambda p, good: foreign_model(
+            p / "other.keras", [keras.Input((5,)), keras.layers.Dense(2)]
+        ),
+        "not ours",
+    ),
 }
 
 

@@ -1,33 +1,17 @@
 """The NumPy forward pass against Keras' own, and its refusal of files that are not ours."""
 
-import zipfile
-
 import keras
 import numpy as np
 import pytest
 
-from fmnist.fit import fit, make_deterministic
-from fmnist.model import build_model, save_model
+from fmnist.model import save_model
 from fmnist.network import ModelError, load_network, softmax
-from fmnist.params import load_params
 
-from .conftest import ROOT
+from .conftest import foreign_model, rewrite_member
 
 
 def keras_logits(model: keras.Model, images: np.ndarray) -> np.ndarray:
     return np.asarray(model(images, training=False))
-
-
-@pytest.fixture(scope="module")
-def dense(real_train, tmp_path_factory):
-    """The default network after one real epoch, saved as the train stage saves it."""
-    params = load_params(ROOT / "params.yaml").train
-    make_deterministic(params.seed)
-    model = build_model(params)
-    fit(model, real_train, 1, params.batch_size, params.seed)
-    path = tmp_path_factory.mktemp("dense") / "model.keras"
-    save_model(model, path)
-    return model, path
 
 
 def every_layer_model() -> keras.Model:
@@ -60,8 +44,8 @@ def every_layer_model() -> keras.Model:
     return model
 
 
-def test_dense_logits_match_keras_on_real_images(dense, real_test):
-    model, path = dense
+def test_dense_logits_match_keras_on_real_images(trained, real_test):
+    model, path = trained
     ours = load_network(path).logits(real_test.images, 4096)
     np.testing.assert_allclose(ours, keras_logits(model, real_test.images), rtol=0, atol=2e-5)
     assert (ours.argmax(1) == keras_logits(model, real_test.images).argmax(1)).mean() > 0.9999
@@ -77,24 +61,12 @@ def test_every_layer_kind_matches_keras(real_test, tmp_path):
     np.testing.assert_allclose(load_network(path).logits(images, 128), expected, atol=2e-5)
 
 
-def test_logits_do_not_depend_on_batching(dense, real_test):
-    network = load_network(dense[1])
+def test_logits_do_not_depend_on_batching(trained, real_test):
+    network = load_network(trained[1])
     whole = network.logits(real_test.images[:50], 50)
     np.testing.assert_allclose(network.logits(real_test.images[:50], 7), whole, atol=2e-5)
     assert network.logits(real_test.images[:0], 7).shape == (0, 10)
     np.testing.assert_allclose(softmax(whole).sum(axis=1), 1.0)
-
-
-def rewrite(source, target, name: str, change) -> None:
-    """Copy a .keras archive with one member replaced by change(its bytes)."""
-    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as copy:
-        for member in original.namelist():
-            data = original.read(member)
-            copy.writestr(member, change(data) if member == name else data)
-
-
-def foreign(path, layers) -> None:
-    keras.Sequential(layers).save(path)
 
 
 BAD = {
@@ -103,28 +75,31 @@ BAD = {
     "garbage": (lambda good, p: p.write_bytes(b"not a keras archive"), "not a loadable Keras"),
     "truncated": (lambda good, p: p.write_bytes(good.read_bytes()[:5000]), "not a loadable"),
     "no-weights": (
-        lambda good, p: rewrite(good, p, "model.weights.h5", lambda d: d[: len(d) // 3]),
+        lambda good, p: rewrite_member(good, p, "model.weights.h5", lambda d: d[: len(d) // 3]),
         "damaged, or not ours (",
     ),
-    "bad-config": (lambda good, p: rewrite(good, p, "config.json", lambda d: b"{"), "loadable"),
+    "bad-config": (
+        lambda good, p: rewrite_member(good, p, "config.json", lambda d: b"{"),
+        "loadable",
+    ),
     "other-input": (
-        lambda good, p: foreign(p, [keras.Input((5,)), keras.layers.Dense(10)]),
+        lambda good, p: foreign_model(p, [keras.Input((5,)), keras.layers.Dense(10)]),
         "not ours (input other than (28, 28))",
     ),
     "other-output": (
-        lambda good, p: foreign(
+        lambda good, p: foreign_model(
             p, [keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(3)]
         ),
         "not ours (output other than 10 logits)",
     ),
     "unknown-layer": (
-        lambda good, p: foreign(
+        lambda good, p: foreign_model(
             p, [keras.Input((28, 28)), keras.layers.LayerNormalization(), keras.layers.Flatten()]
         ),
         "not ours (layer LayerNormalization)",
     ),
     "unknown-activation": (
-        lambda good, p: foreign(
+        lambda good, p: foreign_model(
             p, [keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10, "tanh")]
         ),
         "not ours (activation 'tanh')",
@@ -133,11 +108,11 @@ BAD = {
 
 
 @pytest.mark.parametrize("damage", list(BAD))
-def test_bad_model_files_get_one_line_naming_them(dense, tmp_path, damage):
+def test_bad_model_files_get_one_line_naming_them(trained, tmp_path, damage):
     make, message = BAD[damage]
     path = tmp_path / "model.keras"
-    path.write_bytes(dense[1].read_bytes())
-    make(dense[1], path)
+    path.write_bytes(trained[1].read_bytes())
+    make(trained[1], path)
     with pytest.raises(ModelError) as caught:
         load_network(path)
     assert str(path) in str(caught.value) and message in str(caught.value)
