@@ -24,6 +24,20 @@ sys.path.insert(0, str(ROOT))
 from tests.pipeline import make_project, project_env  # noqa: E402
 
 REPEATS = 3  # the short measurements are medians of this many runs
+# The long ones (full repro, train stage, tutorial) are medians over this many rounds. The
+# tutorial is unseeded: its test accuracy moved from 0.871 to 0.888 between single runs.
+ROUNDS = 3
+RUN_KEYS = (
+    "full_repro_s",
+    "train_test_accuracy",
+    "train_fit_s",
+    "train_stage_s",
+    "train_peak_rss_mb",
+    "tutorial_fit_s",
+    "tutorial_script_s",
+    "tutorial_test_accuracy",
+    "tutorial_peak_rss_mb",
+)
 
 
 @dataclass(frozen=True)
@@ -80,15 +94,46 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}, no GPU"
 
 
-def main() -> int:
-    results: dict[str, float | str] = {"machine": machine()}
-    with tempfile.TemporaryDirectory(prefix="fmnist-bench-") as scratch:
-        project = make_project(Path(scratch))
+def train_stage(project: Path) -> Measured:
+    """Rerun the train stage by hand, checking that it reproduces the model it replaces."""
+    model = (project / "models/model.keras").read_bytes()
+    train = measure([sys.executable, "-m", "fmnist.train"], project)
+    if (project / "models/model.keras").read_bytes() != model:
+        raise SystemExit("bench: the train stage did not reproduce its model")
+    return train
 
-        print("bench: full dvc repro from a clean checkout ...", file=sys.stderr)
-        results["full_repro_s"] = measure(dvc("repro"), project).wall_s
-        accuracy = json.loads((project / "metrics/evaluate.json").read_text())["test_accuracy"]
-        results["train_test_accuracy"] = accuracy
+
+def main() -> int:
+    results: dict[str, float | str | list] = {"machine": machine()}
+    runs: dict[str, list[float]] = {name: [] for name in RUN_KEYS}
+    with tempfile.TemporaryDirectory(prefix="fmnist-bench-") as scratch:
+        # Rounds, each with a full repro from clean, a train stage and the tutorial: load on this
+        # shared machine drifts over minutes, and each round sees both sides under the same load.
+        for round_ in range(1, ROUNDS + 1):
+            print(
+                f"bench: round {round_} of {ROUNDS}: full dvc repro from clean ...", file=sys.stderr
+            )
+            project = make_project(Path(scratch) / f"round-{round_}")
+            runs["full_repro_s"].append(measure(dvc("repro"), project).wall_s)
+            metrics = json.loads((project / "metrics/evaluate.json").read_text())
+            runs["train_test_accuracy"].append(metrics["test_accuracy"])
+
+            print(f"bench: round {round_}: train stage ...", file=sys.stderr)
+            train = train_stage(project)
+            runs["train_fit_s"].append(float(re.search(r"in ([\d.]+) s", train.stdout).group(1)))
+            runs["train_stage_s"].append(train.wall_s)
+            runs["train_peak_rss_mb"].append(train.peak_rss_mb)
+
+            print(
+                f"bench: round {round_}: the tutorial's own code (about a minute) ...",
+                file=sys.stderr,
+            )
+            tutorial = measure([sys.executable, str(ROOT / "bench/tutorial.py")], project)
+            figures = json.loads(tutorial.stderr.strip().splitlines()[-1])
+            runs["tutorial_fit_s"].append(figures["fit_s"])
+            runs["tutorial_script_s"].append(tutorial.wall_s)
+            runs["tutorial_test_accuracy"].append(figures["test_accuracy"])
+            runs["tutorial_peak_rss_mb"].append(tutorial.peak_rss_mb)
 
         print("bench: fixed start-up (dvc no-op, import tensorflow) ...", file=sys.stderr)
         results["dvc_noop_s"] = median_wall(dvc("repro"), project)
@@ -102,26 +147,17 @@ def main() -> int:
             project, "predict", ["metrics/predict.json", "reports/predictions.json"]
         )
 
-        print("bench: train stage ...", file=sys.stderr)
-        model = (project / "models/model.keras").read_bytes()
-        train = measure([sys.executable, "-m", "fmnist.train"], project)
-        if (project / "models/model.keras").read_bytes() != model:
-            raise SystemExit("bench: the train stage did not reproduce its model")
-        results["train_fit_s"] = float(re.search(r"in ([\d.]+) s", train.stdout).group(1))
-        results["train_stage_s"] = train.wall_s
-        results["train_peak_rss_mb"] = train.peak_rss_mb
-
-        print("bench: the tutorial's own code (about two minutes) ...", file=sys.stderr)
-        tutorial = measure([sys.executable, str(ROOT / "bench/tutorial.py")], project)
-        figures = json.loads(tutorial.stderr.strip().splitlines()[-1])
-        results["tutorial_fit_s"] = figures["fit_s"]
-        results["tutorial_script_s"] = tutorial.wall_s
-        results["tutorial_test_accuracy"] = figures["test_accuracy"]
-        results["tutorial_peak_rss_mb"] = tutorial.peak_rss_mb
-
+    if len(set(runs["train_test_accuracy"])) != 1:
+        raise SystemExit(f"bench: full repros disagree: {runs['train_test_accuracy']}")
+    for name, values in runs.items():
+        # Peak memory is the worst run's; every other figure is the median of the rounds.
+        results[name] = max(values) if name.endswith("rss_mb") else statistics.median(values)
+    results["runs"] = runs
     fixed = results["dvc_noop_s"] + results["tf_import_s"]
     results["train_speedup"] = results["tutorial_fit_s"] / results["train_fit_s"]
-    results["accuracy_difference"] = accuracy - results["tutorial_test_accuracy"]
+    results["accuracy_difference"] = (
+        results["train_test_accuracy"] - results["tutorial_test_accuracy"]
+    )
     results["evaluate_overhead_s"] = results["evaluate_rerun_s"] - fixed
     results["predict_overhead_s"] = results["predict_rerun_s"] - fixed
     results["full_repro_ratio"] = results["full_repro_s"] / results["tutorial_script_s"]
@@ -180,6 +216,10 @@ def report(r: dict) -> None:
     print(f"|{'-' * 44}|{'-' * 11}|--------|")
     for name, value, mark in rows:
         print(f"| {name:<42} | {value:>9} | {mark:<6} |")
+    print(f"\nEach round (the table shows medians of {ROUNDS}, and the largest peak RSS):")
+    for name, values in r["runs"].items():
+        digits = 4 if "accuracy" in name else 1 if name.endswith("_s") else 0
+        print(f"- {name}: {' / '.join(f'{value:.{digits}f}' for value in values)}")
 
 
 if __name__ == "__main__":

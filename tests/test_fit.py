@@ -1,12 +1,15 @@
 """Training: the tutorial's batches and updates, and bit-identical weights for the same seed."""
 
 import dataclasses
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from fmnist.dataset import Split
-from fmnist.fit import fit, make_deterministic
+from fmnist.fit import YNN_FLAG, fit, make_deterministic
 from fmnist.model import build_model, uses_xla
 from fmnist.params import load_params
 
@@ -110,3 +113,22 @@ def test_cnn_is_deterministic_and_learns(subset, batch_norm):
     assert first_history[-1]["accuracy"] > 0.4  # chance is 0.1
     # The schedule really decays: after all its steps the rate is 0.
     assert float(model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (None, f"{YNN_FLAG}=-individual_dot"),
+        # A user's own choice of YNNPACK fusions is kept as it is, with their other flags.
+        (f"--xla_cpu_use_xnnpack=false {YNN_FLAG}=", f"--xla_cpu_use_xnnpack=false {YNN_FLAG}="),
+    ],
+)
+def test_importing_fit_sends_xla_dots_to_eigen_unless_the_user_chose(given, expected):
+    env = {name: value for name, value in os.environ.items() if name != "XLA_FLAGS"}
+    if given is not None:
+        env["XLA_FLAGS"] = given
+    code = "import os, fmnist.fit; print(os.environ['XLA_FLAGS'])"
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == expected
