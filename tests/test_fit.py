@@ -132,3 +132,12 @@ def test_importing_fit_sends_xla_dots_to_eigen_unless_the_user_chose(given, expe
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == expected
+
+
+def test_importing_fit_skips_sklearn_and_leaves_it_importable():
+    code = (
+        "import sys, fmnist.fit\n"
+        "assert 'sklearn' not in sys.modules, 'Keras loaded scikit-learn'\n"
+        "import sklearn.metrics\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

@@ -10,6 +10,7 @@ XLA has no deterministic gradient of max pooling) the same loop runs as a Tensor
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 
 # XLA's CPU backend sends a dot to YNNPACK when it can: here that is the forward product of
@@ -21,9 +22,19 @@ _flags = os.environ.get("XLA_FLAGS", "")
 if YNN_FLAG not in _flags:
     os.environ["XLA_FLAGS"] = f"{_flags} {YNN_FLAG}=-individual_dot".lstrip()
 
+# `import tensorflow` loads Keras, whose scikit-learn wrappers import scikit-learn: 0.8 s of the
+# train stage's start-up here, for wrappers that training never uses. Keras takes a missing
+# scikit-learn in its stride, so it is hidden while they load; the wrappers stay off in this
+# process, and an import of sklearn afterwards works as usual.
+_HIDE_SKLEARN = "sklearn" not in sys.modules
+if _HIDE_SKLEARN:
+    sys.modules["sklearn"] = None  # type: ignore[assignment]
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+if _HIDE_SKLEARN:
+    del sys.modules["sklearn"]
 
 from fmnist.dataset import ALIGNMENT, Split  # noqa: E402
 
