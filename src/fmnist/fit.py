@@ -13,10 +13,10 @@ import os
 import sys
 from collections.abc import Callable
 
-# XLA's CPU backend sends a dot to YNNPACK when it can: here that is the forward product of
-# the first layer, which Eigen runs faster (an epoch measured 0.41-0.44 s with Eigen for every
+# XLA's CPU backend sends a dot to YNNPACK when it can: here the two forward products. Eigen
+# runs the large one, the first layer's, faster (an epoch took 0.41-0.44 s with Eigen for every
 # dot, 0.44-0.50 s with YNNPACK's). XLA reads its flags once, at its first compilation, so
-# this must be set before anything in the process compiles; a user's own setting wins.
+# this is set before anything can compile; a user's own setting wins.
 YNN_FLAG = "--xla_cpu_experimental_ynn_fusion_type"
 _flags = os.environ.get("XLA_FLAGS", "")
 if YNN_FLAG not in _flags:
