@@ -8,8 +8,9 @@ import sys
 import numpy as np
 import pytest
 
+from fmnist.backend import YNN_FLAG
 from fmnist.dataset import Split
-from fmnist.fit import YNN_FLAG, fit, make_deterministic
+from fmnist.fit import fit, make_deterministic
 from fmnist.model import build_model, uses_xla
 from fmnist.params import load_params
 

@@ -9,34 +9,12 @@ XLA has no deterministic gradient of max pooling) the same loop runs as a Tensor
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable
 
-# XLA's CPU backend sends a dot to YNNPACK when it can: here the two forward products. Eigen
-# runs the large one, the first layer's, faster (an epoch took 0.41-0.44 s with Eigen for every
-# dot, 0.44-0.50 s with YNNPACK's). XLA reads its flags once, at its first compilation, so
-# this is set before anything can compile; a user's own setting wins.
-YNN_FLAG = "--xla_cpu_experimental_ynn_fusion_type"
-_flags = os.environ.get("XLA_FLAGS", "")
-if YNN_FLAG not in _flags:
-    os.environ["XLA_FLAGS"] = f"{_flags} {YNN_FLAG}=-individual_dot".lstrip()
+import numpy as np
 
-# `import tensorflow` loads Keras, whose scikit-learn wrappers import scikit-learn: 0.8 s of the
-# train stage's start-up here, for wrappers that training never uses. Keras takes a missing
-# scikit-learn in its stride, so it is hidden while they load; the wrappers stay off in this
-# process, and an import of sklearn afterwards works as usual.
-_HIDE_SKLEARN = "sklearn" not in sys.modules
-if _HIDE_SKLEARN:
-    sys.modules["sklearn"] = None  # type: ignore[assignment]
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-if _HIDE_SKLEARN:
-    del sys.modules["sklearn"]
-
-from fmnist.dataset import ALIGNMENT, Split  # noqa: E402
+from fmnist.backend import keras, tf
+from fmnist.dataset import ALIGNMENT, Split
 
 
 def make_deterministic(seed: int) -> None:

@@ -12,9 +12,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import keras
-
 from fmnist.atomic import atomic_path
+from fmnist.backend import keras
 from fmnist.dataset import CLASS_NAMES, IMAGE_SHAPE, TRAIN_SIZE
 from fmnist.params import CnnParams, TrainParams
 
