@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import inference  # noqa: E402
 from tests.pipeline import make_project, project_env  # noqa: E402
 
 REPEATS = 3  # the short measurements are medians of this many runs
@@ -31,6 +32,7 @@ RUN_KEYS = (
     "full_repro_s",
     "train_test_accuracy",
     "train_fit_s",
+    "train_export_s",
     "train_stage_s",
     "train_peak_rss_mb",
     "tutorial_fit_s",
@@ -103,6 +105,32 @@ def train_stage(project: Path) -> Measured:
     return train
 
 
+def export_seconds(train_output: str) -> float:
+    """What the .tflite export added to a train stage, from the stage's own report."""
+    return float(re.search(r"exported in ([\d.]+) s", train_output).group(1))
+
+
+def inference_rows(dense: Path, scratch: Path) -> dict[str, float]:
+    """LiteRT beside Keras for the dense model and a one-epoch CNN; `fmnist predict` speeds."""
+    print("bench: inference, dense: LiteRT beside Keras, fmnist predict ...", file=sys.stderr)
+    rows: dict[str, float] = {}
+    png, folder, array = inference.write_inputs(dense, scratch / "inputs")
+    for name, value in inference.side_by_side(dense, project_env(dense)).items():
+        rows[f"dense_{name}"] = value
+    rows["cli_one_png_s"] = inference.cli_seconds(dense, project_env(dense), png)
+    rows["cli_png_folder_per_s"] = 2000 / inference.cli_seconds(dense, project_env(dense), folder)
+    rows["cli_npy_dense_per_s"] = 100_000 / inference.cli_seconds(dense, project_env(dense), array)
+
+    print("bench: inference, CNN: one epoch of training, then evaluate ...", file=sys.stderr)
+    cnn = make_project(scratch / "cnn", {"train": {"model": "cnn", "epochs": 1}})
+    rows["cnn_train_export_s"] = export_seconds(measure(dvc("repro"), cnn).stdout)
+    for name, value in inference.side_by_side(cnn, project_env(cnn)).items():
+        rows[f"cnn_{name}"] = value
+    rows["cnn_evaluate_rerun_s"] = rerun_unchanged(cnn, "evaluate", ["metrics/evaluate.json"])
+    rows["cli_npy_cnn_per_s"] = 100_000 / inference.cli_seconds(cnn, project_env(cnn), array)
+    return rows
+
+
 def main() -> int:
     results: dict[str, float | str | list] = {"machine": machine()}
     runs: dict[str, list[float]] = {name: [] for name in RUN_KEYS}
@@ -121,6 +149,7 @@ def main() -> int:
             print(f"bench: round {round_}: train stage ...", file=sys.stderr)
             train = train_stage(project)
             runs["train_fit_s"].append(float(re.search(r"in ([\d.]+) s", train.stdout).group(1)))
+            runs["train_export_s"].append(export_seconds(train.stdout))
             runs["train_stage_s"].append(train.wall_s)
             runs["train_peak_rss_mb"].append(train.peak_rss_mb)
 
@@ -146,6 +175,7 @@ def main() -> int:
         results["predict_rerun_s"] = rerun_unchanged(
             project, "predict", ["metrics/predict.json", "reports/predictions.json"]
         )
+        results.update(inference_rows(project, Path(scratch)))
 
     if len(set(runs["train_test_accuracy"])) != 1:
         raise SystemExit(f"bench: full repros disagree: {runs['train_test_accuracy']}")
@@ -175,6 +205,11 @@ def report(r: dict) -> None:
     rows = [
         ("tutorial model.fit, 10 epochs", f"{r['tutorial_fit_s']:.1f} s", ""),
         ("our train stage's fit, 10 epochs", f"{r['train_fit_s']:.1f} s", ""),
+        (
+            "train: the .tflite export, dense / 1-epoch CNN",
+            f"{r['train_export_s']:.2f} / {r['cnn_train_export_s']:.2f} s",
+            "",
+        ),
         ("  speed-up (target >= 8x)", f"{r['train_speedup']:.1f}x", met(r["train_speedup"] >= 8)),
         ("tutorial test accuracy", f"{r['tutorial_test_accuracy']:.4f}", ""),
         ("our test accuracy", f"{r['train_test_accuracy']:.4f}", ""),
@@ -197,6 +232,7 @@ def report(r: dict) -> None:
             f"{r['predict_overhead_s']:.2f} s",
             met(r["predict_overhead_s"] <= 3),
         ),
+        *inference.report_rows(r, met),
         ("tutorial script, whole", f"{r['tutorial_script_s']:.1f} s", ""),
         ("full dvc repro from clean", f"{r['full_repro_s']:.1f} s", ""),
         (
@@ -212,10 +248,10 @@ def report(r: dict) -> None:
         ("tutorial script peak RSS", f"{r['tutorial_peak_rss_mb']:.0f} MB", ""),
     ]
     print(f"\n{r['machine']}\n")
-    print(f"| {'measure':<42} | {'value':>9} | target |")
-    print(f"|{'-' * 44}|{'-' * 11}|--------|")
+    print(f"| {'measure':<54} | {'value':>17} | target |")
+    print(f"|{'-' * 56}|{'-' * 19}|--------|")
     for name, value, mark in rows:
-        print(f"| {name:<42} | {value:>9} | {mark:<6} |")
+        print(f"| {name:<54} | {value:>17} | {mark:<6} |")
     print(f"\nEach round (the table shows medians of {ROUNDS}, and the largest peak RSS):")
     for name, values in r["runs"].items():
         digits = 4 if "accuracy" in name else 1 if name.endswith("_s") else 0

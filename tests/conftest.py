@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,9 +35,13 @@ def real_test(real_content) -> Split:
 
 
 @pytest.fixture(scope="session")
-def trained(real_train, tmp_path_factory):
-    """A real model: one epoch on the real training set, saved as the train stage saves it."""
+def trained(real_train, real_test, tmp_path_factory):
+    """A real model: one epoch on the real training set, saved and exported as train does.
+
+    Returns the Keras model and the path of its model.tflite (model.keras lies beside it).
+    """
     # TensorFlow is imported here, not at collection, so tests that never train start fast.
+    from fmnist.export import export
     from fmnist.fit import fit, make_deterministic
     from fmnist.model import build_model, save_model
 
@@ -47,23 +49,7 @@ def trained(real_train, tmp_path_factory):
     make_deterministic(params.seed)
     model = build_model(params)
     fit(model, real_train, 1, params.batch_size, params.seed)
-    path = tmp_path_factory.mktemp("model") / "model.keras"
-    save_model(model, path)
-    return model, path
-
-
-def rewrite_member(source: Path, target: Path, name: str, change: Callable[[bytes], bytes]) -> Path:
-    """Copy a .keras archive with one member replaced by change(its bytes)."""
-    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as copy:
-        for member in original.namelist():
-            data = original.read(member)
-            copy.writestr(member, change(data) if member == name else data)
-    return target
-
-
-def foreign_model(path: Path, layers: list) -> Path:
-    """A Keras model that is not one of this project's, saved at `path`."""
-    import keras
-
-    keras.Sequential(layers).save(path)
-    return path
+    folder = tmp_path_factory.mktemp("model")
+    save_model(model, folder / "model.keras")
+    (folder / "model.tflite").write_bytes(export(model, real_test.images[:1000]))
+    return model, folder / "model.tflite"

@@ -51,7 +51,6 @@ PARAM_SCOPES = {
     "train.cnn.dropout": (0.2, {"train"}, ["train"]),
     "train.cnn.dense_units": (64, {"train"}, ["train"]),
     "train.cnn.dense_dropout": (0.4, {"train"}, ["train"]),
-    "evaluate.batch_size": (4096, {"evaluate"}, ["evaluate"]),
     "predict.samples": ([0, 7, 9999], {"predict"}, ["predict"]),
     "predict.tolerance": (1.0e-4, {"predict"}, ["predict"]),
 }
@@ -63,12 +62,13 @@ CODE_SCOPES = {
     "src/fmnist/train.py": {"train"},
     "src/fmnist/fit.py": {"train"},
     "src/fmnist/model.py": {"train"},
-    "src/fmnist/network.py": {"evaluate", "predict"},
+    "src/fmnist/export.py": {"train"},
+    "src/fmnist/inference.py": {"train", "evaluate", "predict"},
     "src/fmnist/evaluate.py": {"evaluate"},
     "src/fmnist/figures.py": {"evaluate"},
     "src/fmnist/predict.py": {"predict"},
     "src/fmnist/dataset.py": set(ALL),
-    "src/fmnist/params.py": set(ALL),
+    "src/fmnist/params.py": {"prepare", "train", "predict"},
     "src/fmnist/__init__.py": set(ALL),
     "src/fmnist/cli.py": set(),  # `fmnist predict` only; no stage imports it
     "README.md": set(),
@@ -80,6 +80,7 @@ OUTPUTS = [
     "data/prepared/train.npz",
     "data/prepared/test.npz",
     "models/model.keras",
+    "models/model.tflite",
     "reports/live/plots/metrics/train/accuracy.tsv",
     "reports/live/plots/metrics/test/loss.tsv",
     "reports/confusion.json",
@@ -155,7 +156,8 @@ def test_an_edit_that_keeps_the_output_reruns_no_downstream_stage(project, base)
         handle.write("\n# an edit that changes no behaviour\n")
     # train reruns, writes a byte-identical model, so evaluate and predict have nothing to do.
     assert ran_stages(dvc(project, "repro").stdout) == ["train"]
-    assert (project / "models/model.keras").read_bytes() == base[2]["models/model.keras"]
+    for model in ("models/model.keras", "models/model.tflite"):
+        assert (project / model).read_bytes() == base[2][model]
     assert status(project) == set()
 
 

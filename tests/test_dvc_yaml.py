@@ -57,15 +57,20 @@ def test_code_deps_are_exactly_the_imported_modules():
         assert listed == expected, stage
 
 
+# evaluate has no params: what it computes follows from the model and the data alone.
+PARAMETRISED = ("prepare", "train", "predict")
+
+
 def test_params_are_exactly_the_stage_section():
-    assert set(typing.get_type_hints(Params)) == set(STAGES)
-    for stage in STAGES:
+    assert set(typing.get_type_hints(Params)) == set(PARAMETRISED)
+    assert "params" not in stage_spec("evaluate")
+    for stage in PARAMETRISED:
         assert stage_spec(stage)["params"] == [stage]
         source = (PACKAGE / f"{stage}.py").read_text()
         assert f"load_params().{stage}" in source  # the stage reads its own section only
 
 
-@pytest.mark.parametrize("module", ["prepare", "evaluate", "predict", "cli"])
+@pytest.mark.parametrize("module", ["prepare", "evaluate", "predict", "cli", "inference"])
 def test_only_train_imports_tensorflow(module):
     probe = f"import sys, fmnist.{module}; print({{'tensorflow', 'keras'}} & set(sys.modules))"
     result = subprocess.run(

@@ -17,7 +17,8 @@ from fmnist.dataset import Split, save_split
 
 from .pipeline import dvc, make_project, project_env, ran_stages, restored_stages
 
-MODEL = "models/model.keras"
+MODEL = "models/model.tflite"
+KERAS_MODEL = "models/model.keras"
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,8 @@ def test_interrupted_training_recovers_to_the_same_model(project, how):
         stage.kill()  # the stage dies without a chance to clean up
     output, _ = repro.communicate(timeout=120)
     assert repro.returncode != 0, output
-    assert not (project / MODEL).exists()  # no partial model where a good one belongs
+    # No partial model where a good one belongs.
+    assert not (project / MODEL).exists() and not (project / KERAS_MODEL).exists()
     assert leftovers(project) == []
     # Retrained, or (after an earlier test ran the same params) restored from the run-cache.
     output = dvc(project, "repro").stdout

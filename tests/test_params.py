@@ -70,7 +70,7 @@ BAD_MUTATIONS = [
     # structure
     ("unknown-section", adder(None, "tune", {"epochs": 3}), ["tune", "unknown key"]),
     ("unknown-key", adder("train", "dropout", 0.2), ["train.dropout", "unknown key"]),
-    ("missing-section", deleter("evaluate"), ["evaluate", "missing"]),
+    ("missing-section", deleter("predict"), ["predict", "missing"]),
     ("missing-key", deleter("train", "epochs"), ["train.epochs", "missing"]),
     ("missing-timeout", deleter("prepare", "download_timeout_s"), ["prepare.download_timeout_s"]),
     ("section-not-mapping", lambda raw: raw.update(train=5), ["train", "expected a mapping"]),
@@ -104,7 +104,6 @@ BAD_MUTATIONS = [
     ("lr-negative", setter("train", "learning_rate", -0.1), ["train.learning_rate", "range"]),
     ("seed-negative", setter("train", "seed", -1), ["train.seed", "out of range"]),
     ("timeout-zero", setter("prepare", "download_timeout_s", 0), ["download_timeout_s", "range"]),
-    ("eval-batch-zero", setter("evaluate", "batch_size", 0), ["evaluate.batch_size", "range"]),
     ("tolerance-zero", setter("predict", "tolerance", 0.0), ["predict.tolerance", "range"]),
     (
         "sample-10000",

@@ -10,6 +10,7 @@ OUTPUTS = (
     "data/prepared/train.npz",
     "data/prepared/test.npz",
     "models/model.keras",
+    "models/model.tflite",
     "reports/live/metrics.json",
     "reports/live/plots/metrics/train/accuracy.tsv",
     "reports/live/plots/metrics/test/accuracy.tsv",

@@ -13,7 +13,7 @@ from fmnist import paths
 from fmnist.dataset import CLASS_NAMES
 from fmnist.errors import FmnistError
 from fmnist.images import expand, load_input
-from fmnist.network import load_network, softmax
+from fmnist.inference import load_classifier, softmax
 
 TOP = 3
 
@@ -29,7 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="classify images, folders or .npy arrays")
     predict.add_argument("inputs", nargs="+", type=Path, metavar="PATH")
-    predict.add_argument("--model", type=Path, default=paths.MODEL, help="a .keras model")
+    predict.add_argument(
+        "--model",
+        type=Path,
+        default=paths.MODEL,
+        help=f"a .tflite model exported by train (default {paths.MODEL})",
+    )
     predict.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
@@ -49,9 +54,9 @@ def predict(inputs: list[Path], model_path: Path, as_json: bool) -> int:
                 errors.append({"input": str(path), "error": str(error)})
     results = []
     if loaded:
-        network = load_network(model_path)
+        classifier = load_classifier(model_path)
         for path, images in loaded:
-            probabilities = softmax(network.logits(images, 1024))
+            probabilities = softmax(classifier.logits(images))
             for index, row in enumerate(probabilities):
                 number = index if len(images) > 1 else None
                 results.append({"input": str(path), "index": number, "top": top_classes(row)})

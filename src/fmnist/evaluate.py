@@ -9,8 +9,7 @@ from fmnist import figures, paths
 from fmnist.atomic import write_json
 from fmnist.dataset import CLASS_NAMES, Split, load_split
 from fmnist.errors import run_stage
-from fmnist.network import load_network, softmax
-from fmnist.params import load_params
+from fmnist.inference import load_classifier, softmax
 
 
 def loss_and_accuracy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -85,11 +84,10 @@ def evaluate(test: Split, test_logits: np.ndarray, train: Split, train_logits: n
 
 
 def _run() -> None:
-    params = load_params().evaluate
     test, train = load_split(paths.TEST_NPZ), load_split(paths.TRAIN_NPZ)
-    network = load_network(paths.MODEL)
-    test_logits = network.logits(test.images, params.batch_size)
-    train_logits = network.logits(train.images, params.batch_size)
+    classifier = load_classifier(paths.MODEL)
+    test_logits = classifier.logits(test.images)
+    train_logits = classifier.logits(train.images)
     metrics = evaluate(test, test_logits, train, train_logits)
     write_json(paths.CONFUSION, confusion_records(test.labels, test_logits.argmax(axis=1)))
     write_json(paths.PER_CLASS, per_class_records(metrics["report"]))

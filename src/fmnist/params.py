@@ -54,11 +54,6 @@ class TrainParams:
 
 
 @dataclass(frozen=True)
-class EvaluateParams:
-    batch_size: int = field(metadata=_bounds(1, 70_000))
-
-
-@dataclass(frozen=True)
 class PredictParams:
     samples: tuple[int, ...] = field(metadata=_bounds(0, TEST_SIZE - 1))
     tolerance: float = field(metadata=_bounds(0, 1, open_low=True))
@@ -68,7 +63,6 @@ class PredictParams:
 class Params:
     prepare: PrepareParams
     train: TrainParams
-    evaluate: EvaluateParams
     predict: PredictParams
 
 

@@ -11,7 +11,10 @@ PREPARED_DIR = Path("data/prepared")
 TRAIN_NPZ = PREPARED_DIR / "train.npz"
 TEST_NPZ = PREPARED_DIR / "test.npz"
 
-MODEL = Path("models/model.keras")
+# The trained Keras model, for more training; the LiteRT export beside it is what ships:
+# evaluate, predict and `fmnist predict` run it.
+KERAS_MODEL = Path("models/model.keras")
+MODEL = Path("models/model.tflite")
 # dvclive's directory: per-epoch curves under plots/metrics/, the last epoch in metrics.json.
 TRAIN_LIVE = Path("reports/live")
 EVALUATE_METRICS = Path("metrics/evaluate.json")

@@ -8,11 +8,8 @@ from fmnist import paths
 from fmnist.atomic import write_json
 from fmnist.dataset import CLASS_NAMES, Split, load_split
 from fmnist.errors import run_stage
-from fmnist.network import Network, load_network, softmax
+from fmnist.inference import Classifier, load_classifier, softmax
 from fmnist.params import PredictParams, load_params
-
-# The whole test set goes through in batches of this size (a CNN's 10,000 would take GBs).
-BATCH_SIZE = 1000
 
 
 def check_sample(
@@ -44,13 +41,13 @@ def summarise(records: list[dict]) -> dict:
     }
 
 
-def predict_samples(network: Network, test: Split, params: PredictParams) -> list[dict]:
+def predict_samples(classifier: Classifier, test: Split, params: PredictParams) -> list[dict]:
     """Predict each sample alone, as (1, 28, 28), and compare with the whole test set as a batch."""
-    batched = softmax(network.logits(test.images, BATCH_SIZE))
+    batched = softmax(classifier.logits(test.images))
     records = []
     for index in params.samples:
         image = test.images[index]  # (28, 28)
-        single = softmax(network.logits(np.expand_dims(image, 0), 1))[0]  # from (1, 28, 28)
+        single = softmax(classifier.logits(np.expand_dims(image, 0)))[0]  # from (1, 28, 28)
         label = int(test.labels[index])
         records.append(check_sample(index, single, batched[index], label, params.tolerance))
     return records
@@ -59,8 +56,7 @@ def predict_samples(network: Network, test: Split, params: PredictParams) -> lis
 def _run() -> None:
     params = load_params().predict
     test = load_split(paths.TEST_NPZ)
-    network = load_network(paths.MODEL)
-    records = predict_samples(network, test, params)
+    records = predict_samples(load_classifier(paths.MODEL), test, params)
     write_json(paths.PREDICTIONS, records)
     summary = summarise(records)
     write_json(paths.PREDICT_METRICS, summary)
