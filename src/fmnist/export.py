@@ -31,6 +31,8 @@ from fmnist.inference import (
 # up to 5e-5 on the 10-epoch dense model's logits (tests hold every architecture to 1e-4); a
 # conversion that computed something else would be off by orders of magnitude more.
 AGREEMENT_TOLERANCE = 1e-3
+# How many test images train compares the export on: 0.1 s for the CNN.
+AGREEMENT_IMAGES = 1000
 
 
 class ExportError(FmnistError):

@@ -11,9 +11,8 @@ from fmnist import paths
 from fmnist.atomic import write_bytes
 from fmnist.dataset import load_split
 from fmnist.errors import run_stage
-from fmnist.export import export
+from fmnist.export import AGREEMENT_IMAGES, export
 from fmnist.fit import fit, make_deterministic
-from fmnist.inference import CHUNK_SIZE
 from fmnist.model import build_model, save_model, uses_xla
 from fmnist.params import load_params
 
@@ -48,7 +47,7 @@ def _run() -> None:
         fit_s = time.perf_counter() - start
     start = time.perf_counter()
     # Checked against Keras on real images before it is written: what ships computes the same.
-    tflite = export(model, test.images[:CHUNK_SIZE])
+    tflite = export(model, test.images[:AGREEMENT_IMAGES])
     export_s = time.perf_counter() - start
     save_model(model, paths.KERAS_MODEL)
     write_bytes(paths.MODEL, tflite)
