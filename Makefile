@@ -6,7 +6,7 @@ VENV := .venv
 # Stage commands call `python`: the project's environment comes first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(HOME)/.local/bin:$(PATH)
 
-.PHONY: setup data browser repro cnn plots test lint format bench
+.PHONY: setup data browser repro cnn plots test lint format bench remote-up remote-down push pull report
 PLOTS_TEMPLATE := build/plots-template.html
 
 # --compile-bytecode: with .pyc files written once here, `import tensorflow` takes about 4.5 s
@@ -59,3 +59,24 @@ test: setup data browser $(PLOTS_TEMPLATE) lint
 
 bench: setup data
 	python bench/run.py
+
+# A local S3 server (rclone serve s3 on 127.0.0.1, objects under ~/.cache/fmnist/s3) as this
+# clone's default DVC remote, in .dvc/config.local. Idempotent; PORT picks another port.
+PORT ?= 9021
+remote-up: setup
+	python -m fmnist.remote up --port $(PORT)
+
+remote-down: setup
+	python -m fmnist.remote down
+
+# dvc push / pull through the configured remote, with a hint where DVC's message is opaque.
+push: setup
+	python -m fmnist.remote push
+
+pull: setup
+	python -m fmnist.remote pull
+
+# The workspace against BASE (default main) in Markdown, as CI posts it on a pull request.
+BASE ?= main
+report: setup
+	python -m fmnist.report $(BASE)
