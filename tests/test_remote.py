@@ -267,13 +267,15 @@ def test_interrupted_push_and_pull_complete_on_rerun(origin, server, tmp_path):
     pulled = digests(e, TRACKED)
     # A second server, killed in the middle of a push and started again on the same objects.
     root, port = tmp_path / "s3", free_port()
-    second = remote.start(port, root)
+    first = remote.start(port, root)
     try:
-        remote.configure(e, second)
+        assert remote.start(port, root).pid == first.pid  # idempotent: the same server
+        remote.configure(e, first)
         push = [sys.executable, "-m", "dvc", "push"]
         assert kill_midway(push, e, root / "data", lambda _: remote.stop(root)) != 0
         second = remote.start(port, root)
-        remote.configure(e, second)
+        # A new process with the same keys: the clones configured before still get in.
+        assert second.pid != first.pid and second.secret_access_key == first.secret_access_key
         assert dvc(e, "push").returncode == 0
         assert digests(e, TRACKED) == pulled  # the local cache is intact
         f = clone(base, "fault-f", second)
@@ -284,3 +286,31 @@ def test_interrupted_push_and_pull_complete_on_rerun(origin, server, tmp_path):
         assert dvc(f, "status", "--cloud").stdout.strip().endswith("are in sync.")
     finally:
         remote.stop(root)
+
+
+def test_make_targets_start_once_configure_and_stop(origin, tmp_path):
+    base, _a, _committed = origin
+    clone_dir = base / "targets"
+    run(["git", "clone", "-q", "-b", "main", str(base / "origin.git"), str(clone_dir)], base)
+    env = {**project_env(clone_dir), "FMNIST_CACHE": str(tmp_path / "cache")}
+    port = str(free_port())
+
+    def target(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "fmnist.remote", *args]
+        return subprocess.run(command, cwd=clone_dir, env=env, capture_output=True, text=True)
+
+    try:
+        first, again = target("up", "--port", port), target("up", "--port", port)
+        assert first.returncode == 0 and again.returncode == 0, first.stderr
+        pid = json.loads((tmp_path / "cache/s3/server.json").read_text())["pid"]
+        assert f"(pid {pid})" in first.stdout and f"(pid {pid})" in again.stdout
+        assert (tmp_path / "cache/s3/keys.json").stat().st_mode & 0o077 == 0
+        assert (
+            f"endpointurl = http://127.0.0.1:{port}"
+            in (clone_dir / ".dvc/config.local").read_text()
+        )
+        assert run(["git", "status", "--porcelain"], clone_dir).stdout == ""
+        assert "running on" in target("status").stdout
+    finally:
+        assert target("down").stdout.strip() == "remote: stopped"
+    assert target("down").stdout.strip() == "remote: no server was running"

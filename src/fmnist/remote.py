@@ -88,6 +88,30 @@ def running(root: Path | None = None) -> Server | None:
     return server if _alive(server.pid) else None
 
 
+def _private(path: Path, text: str) -> None:
+    """Write a file only its owner can read: it holds the server's keys."""
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(text)
+
+
+def _keys(root: Path) -> tuple[str, str]:
+    """This state directory's access key and secret, made once: a restarted server accepts the
+    keys that clones were configured with."""
+    record = root / "keys.json"
+    try:
+        keys = json.loads(record.read_text())
+        return keys["access_key_id"], keys["secret_access_key"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    # rclone refuses access keys shorter than 5 characters; these are 32 hex digits.
+    access_key_id, secret_access_key = secrets.token_hex(16), secrets.token_hex(16)
+    _private(
+        record, json.dumps({"access_key_id": access_key_id, "secret_access_key": secret_access_key})
+    )
+    return access_key_id, secret_access_key
+
+
 def start(port: int = DEFAULT_PORT, root: Path | None = None) -> Server:
     """Start the server, or return the one already running from this state directory."""
     root = root or state_dir()
@@ -96,8 +120,7 @@ def start(port: int = DEFAULT_PORT, root: Path | None = None) -> Server:
     if _listening(port):
         raise RemoteError(f"127.0.0.1:{port} is taken by another program; pass another port")
     (root / "data" / BUCKET).mkdir(parents=True, exist_ok=True)
-    # rclone refuses access keys shorter than 5 characters; these are 32 hex digits.
-    server_keys = secrets.token_hex(16), secrets.token_hex(16)
+    server_keys = _keys(root)
     with (root / "server.log").open("ab") as log:
         process = subprocess.Popen(
             [
@@ -122,12 +145,8 @@ def start(port: int = DEFAULT_PORT, root: Path | None = None) -> Server:
             raise RemoteError(f"rclone serve s3 did not start; see {root / 'server.log'}")
         time.sleep(0.05)
     server = Server(process.pid, port, *server_keys)
-    for name, text in (
-        ("server.json", json.dumps(asdict(server))),
-        ("remote.config", config_text(server)),
-    ):
-        (root / name).touch(mode=0o600)
-        (root / name).write_text(text)
+    _private(root / "server.json", json.dumps(asdict(server)))
+    _private(root / "remote.config", config_text(server))
     return server
 
 
