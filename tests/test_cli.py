@@ -263,3 +263,37 @@ def test_top_classes_orders_by_probability_then_label():
         "Pullover",
         "Ankle boot",
     ]
+
+
+def test_a_phone_photo_is_turned_upright_by_its_exif_orientation(
+    trained, real_test, tmp_path, capsys
+):
+    upright = Image.fromarray(255 - as_uint8(real_test.images[0])).resize((280, 280))
+    upright.save(tmp_path / "upright.jpg", quality=95)
+    # Stored sideways, as a phone stores it, with orientation 6: "rotate 90 degrees clockwise".
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    upright.rotate(90, expand=True).save(tmp_path / "sideways.jpg", quality=95, exif=exif)
+    code, out, err = run_cli(capsys, str(tmp_path), "--model", str(trained[1]), "--json")
+    assert code == 0, err
+    by_file = {Path(p["input"]).name: p["top"][0] for p in json.loads(out)["predictions"]}
+    assert by_file["upright.jpg"]["class"] == "Ankle boot"
+    assert by_file["sideways.jpg"]["class"] == "Ankle boot"
+    assert (
+        abs(by_file["sideways.jpg"]["probability"] - by_file["upright.jpg"]["probability"]) < 0.05
+    )
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_a_float_image_holding_nan_or_infinity_is_refused(trained, tmp_path, capsys, value):
+    pixels = np.full((28, 28), 0.5, np.float32)
+    pixels[3, 4] = value
+    path = tmp_path / "float.png"  # a TIFF under a PNG name: still decoded today
+    Image.fromarray(pixels, mode="F").save(path, format="TIFF")
+    code, out, err = run_cli(capsys, str(path), "--model", str(trained[1]), "--json")
+    assert code == 1 and "NaN" not in out.replace("NaN or infinity", "")
+    assert json.loads(out) == {
+        "predictions": [],
+        "errors": [{"input": str(path), "error": f"{path}: contains NaN or infinity"}],
+    }
+    assert err == f"fmnist predict: error: {path}: contains NaN or infinity\n"

@@ -267,3 +267,22 @@ def test_prepare_stage_rejects_bad_params_before_any_work(tmp_path):
     assert "error" in lines[0]
     assert not (tmp_path / "data").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        (REAL_TEXT.replace("  epochs: 10\n", "  epochs: 10\n  epochs: 3\n"), ["epochs", "twice"]),
+        (REAL_TEXT + "train:\n  epochs: 3\n", ["key train given twice", "line"]),
+        (
+            REAL_TEXT.replace("    kernel_size: 3\n", "    kernel_size: 3\n    kernel_size: 5\n"),
+            ["kernel_size given twice"],
+        ),
+    ],
+    ids=["same-section", "whole-section", "nested"],
+)
+def test_a_key_given_twice_is_rejected_naming_it_and_its_lines(text, fragments):
+    error = assert_rejected(text, *fragments)
+    first, second = (int(n) for n in str(error).rsplit("(lines ", 1)[1].rstrip(")").split(" and "))
+    lines = text.splitlines()
+    assert first < second and lines[first - 1].split(":")[0] == lines[second - 1].split(":")[0]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fmnist.dataset import IMAGE_SHAPE
 from fmnist.errors import FmnistError
@@ -30,7 +30,9 @@ class InputError(FmnistError):
 def to_unit_gray(image: Image.Image) -> np.ndarray:
     """Any Pillow mode to a float32 gray array in [0, 1]; transparency composited onto white."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # Infinity as NaN: clipping would make it a plausible 1.0; load_image refuses NaN.
         array = np.asarray(image, dtype=np.float64)
+        array[~np.isfinite(array)] = np.nan
         top = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
         return np.clip(array / top, 0.0, 1.0).astype(np.float32)
     if image.mode == "P":
@@ -76,7 +78,8 @@ def load_image(path: Path) -> np.ndarray:
         with Image.open(path) as image:
             image.seek(0)
             image.load()
-            gray = to_unit_gray(image)
+            # A phone's photo is stored sideways with an EXIF orientation tag: turn it upright.
+            gray = to_unit_gray(ImageOps.exif_transpose(image))
     except UnidentifiedImageError:
         raise InputError(f"{path}: not an image Pillow can read") from None
     except Image.DecompressionBombError:
@@ -85,6 +88,8 @@ def load_image(path: Path) -> np.ndarray:
         raise InputError(f"{path}: corrupt or truncated image ({error})") from None
     if gray.size == 0:
         raise InputError(f"{path}: image has no pixels")
+    if not np.isfinite(gray).all():  # a float (mode F) image can hold NaN or infinity
+        raise InputError(f"{path}: contains NaN or infinity")
     return normalise(gray)
 
 

@@ -150,10 +150,34 @@ def _build(cls: type, prefix: str, raw: Any) -> Any:
     return cls(**values)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a key given twice in one mapping is an error (PyYAML would
+    keep the last value silently)."""
+
+
+def _unique_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    lines: dict[Any, int] = {}
+    for key_node, _value in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            first = lines.setdefault(key, key_node.start_mark.line + 1)
+        except TypeError:  # an unhashable key: construct_mapping says so below
+            continue
+        if first != key_node.start_mark.line + 1:
+            raise ParamsError(
+                f"params.yaml: key {_printable(key)} given twice "
+                f"(lines {first} and {key_node.start_mark.line + 1})"
+            )
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
 def parse_params(text: str) -> Params:
     """Parse and validate the text of a params.yaml."""
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_StrictLoader)  # safe: a SafeLoader subclass
     except yaml.YAMLError as error:
         where = getattr(error, "problem_mark", None)
         line = f" at line {where.line + 1}" if where else ""
