@@ -297,3 +297,36 @@ def test_a_float_image_holding_nan_or_infinity_is_refused(trained, tmp_path, cap
         "errors": [{"input": str(path), "error": f"{path}: contains NaN or infinity"}],
     }
     assert err == f"fmnist predict: error: {path}: contains NaN or infinity\n"
+
+
+def test_json_output_reports_a_model_that_fails_to_load(real_test, tmp_path, capsys):
+    Image.fromarray(as_uint8(real_test.images[0])).save(tmp_path / "shoe.png")
+    missing = tmp_path / "absent.tflite"
+    code, out, err = run_cli(capsys, str(tmp_path / "shoe.png"), "--model", str(missing), "--json")
+    assert code == 1
+    message = f"{missing}: missing; run the train stage (dvc repro)"
+    assert json.loads(out) == {
+        "predictions": [],
+        "errors": [{"input": str(missing), "error": message}],
+    }
+    assert err == f"fmnist predict: error: {message}\n"
+
+
+def test_a_newline_in_a_file_name_keeps_one_line_per_result(trained, real_test, tmp_path, capsys):
+    path = tmp_path / "two\nlines.png"
+    Image.fromarray(as_uint8(real_test.images[0])).save(path)
+    (tmp_path / "bad\nname.png").write_text("not a png")
+    code, out, err = run_cli(capsys, str(tmp_path), "--model", str(trained[1]))
+    assert code == 1
+    assert out.count("\n") == 1 and out.startswith(repr(str(path)) + ": Ankle boot ")
+    assert err.count("\n") == 1 and "bad\\nname.png: not an image" in err
+
+
+def test_the_default_model_is_the_projects_wherever_it_runs(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    (project / "src" / "deep").mkdir(parents=True)
+    (project / "dvc.yaml").write_text("stages: {}\n")
+    monkeypatch.chdir(project / "src" / "deep")
+    assert cli.default_model() == project / "models" / "model.tflite"
+    monkeypatch.chdir(tmp_path)  # outside any project: the checkout this package runs from
+    assert cli.default_model() == Path(cli.__file__).resolve().parents[2] / "models/model.tflite"

@@ -59,3 +59,10 @@ def test_tuned_cnn_parameter_count():
     model = build_model(dataclasses.replace(params, model="cnn"))
     # conv 3x3x1x32+32, conv 3x3x32x64+64, dense 3136x128+128, dense 128x10+10
     assert model.count_params() == 320 + 18_496 + 401_536 + 1_290
+
+
+def test_the_deepest_cnn_the_loader_allows_builds():
+    params = load_params(ROOT / "params.yaml").train
+    cnn = dataclasses.replace(params.cnn, filters=(4, 4, 4, 4), dense_units=8)
+    model = build_model(dataclasses.replace(params, model="cnn", cnn=cnn))
+    assert model.output_shape == (None, 10)  # four blocks pool 28 down to 1, not 0

@@ -139,6 +139,11 @@ BAD_MUTATIONS = [
     ("cnn-unknown-key", cnn_setter("filter", 32), ["train.cnn.filter", "unknown key"]),
     ("cnn-filters-empty", cnn_setter("filters", []), ["train.cnn.filters", "non-empty list"]),
     ("cnn-filters-zero", cnn_setter("filters", [32, 0]), ["train.cnn.filters[1]", "range"]),
+    (
+        "cnn-five-blocks",
+        cnn_setter("filters", [8] * 5),
+        ["train.cnn.filters", "5 blocks would pool the 28x28 image below one pixel; at most 4"],
+    ),
     ("cnn-kernel-even-big", cnn_setter("kernel_size", 9), ["train.cnn.kernel_size", "<= 7"]),
     ("cnn-dropout-one", cnn_setter("dropout", 1.0), ["train.cnn.dropout", "<= 0.9"]),
     ("cnn-bn-int", cnn_setter("batch_norm", 1), ["train.cnn.batch_norm", "true or false"]),

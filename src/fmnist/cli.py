@@ -24,6 +24,26 @@ def top_classes(probabilities: np.ndarray, count: int = TOP) -> list[dict]:
     return [{"class": CLASS_NAMES[i], "probability": float(probabilities[i])} for i in order]
 
 
+def _printable(name: str) -> str:
+    """A file name as given, or quoted with escapes when it holds a newline or other control
+    character, so that one result stays one line."""
+    return name if name.isprintable() else repr(name)
+
+
+def _one_line(message: str) -> str:
+    return message if "\n" not in message and "\r" not in message else repr(message)[1:-1]
+
+
+def default_model() -> Path:
+    """The project's model.tflite: of the DVC project around the working directory, else of the
+    checkout this package runs from, so that `fmnist predict` works from any folder."""
+    for folder in (Path.cwd(), *Path.cwd().parents):
+        if (folder / "dvc.yaml").is_file():
+            return folder / paths.MODEL
+    checkout = Path(__file__).resolve().parents[2]
+    return checkout / paths.MODEL if (checkout / "dvc.yaml").is_file() else paths.MODEL
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fmnist", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -32,8 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--model",
         type=Path,
-        default=paths.MODEL,
-        help=f"a .tflite model exported by train (default {paths.MODEL})",
+        help=f"a .tflite model exported by train (default: the project's {paths.MODEL})",
     )
     predict.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
@@ -54,21 +73,26 @@ def predict(inputs: list[Path], model_path: Path, as_json: bool) -> int:
                 errors.append({"input": str(path), "error": str(error)})
     results = []
     if loaded:
-        classifier = load_classifier(model_path)
-        for path, images in loaded:
-            probabilities = softmax(classifier.logits(images))
-            for index, row in enumerate(probabilities):
-                number = index if len(images) > 1 else None
-                results.append({"input": str(path), "index": number, "top": top_classes(row)})
+        try:  # a model that fails fails every input: one error, in the same output as the rest
+            classifier = load_classifier(model_path)
+            for path, images in loaded:
+                probabilities = softmax(classifier.logits(images))
+                for index, row in enumerate(probabilities):
+                    number = index if len(images) > 1 else None
+                    results.append({"input": str(path), "index": number, "top": top_classes(row)})
+        except FmnistError as error:
+            results = []
+            errors.append({"input": str(model_path), "error": str(error)})
     if as_json:
         print(json.dumps({"predictions": results, "errors": errors}, indent=2))
     else:
         for result in results:
-            where = result["input"] + ("" if result["index"] is None else f"[{result['index']}]")
+            where = _printable(result["input"])
+            where += "" if result["index"] is None else f"[{result['index']}]"
             guesses = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in result["top"])
             print(f"{where}: {guesses}")
     for error in errors:
-        print(f"fmnist predict: error: {error['error']}", file=sys.stderr)
+        print(f"fmnist predict: error: {_one_line(error['error'])}", file=sys.stderr)
     return 1 if errors else 0
 
 
@@ -76,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `fmnist` console script."""
     args = _parser().parse_args(argv)
     try:
-        return predict(args.inputs, args.model, args.json)
+        return predict(args.inputs, args.model or default_model(), args.json)
     except FmnistError as error:
-        print(f"fmnist predict: error: {error}", file=sys.stderr)
+        print(f"fmnist predict: error: {_one_line(str(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from fmnist.dataset import TEST_SIZE
+from fmnist.dataset import IMAGE_SHAPE, TEST_SIZE
 from fmnist.errors import FmnistError
 from fmnist.paths import PARAMS
 
@@ -39,6 +39,15 @@ class CnnParams:
     dropout: float = field(metadata=_bounds(0, 0.9))
     dense_dropout: float = field(metadata=_bounds(0, 0.9))
     batch_norm: bool
+
+    def __post_init__(self) -> None:
+        # Each block's 2x2 max pooling halves the side, rounding down: 28, 14, 7, 3, 1, then 0.
+        side = IMAGE_SHAPE[0] >> len(self.filters)
+        if side < 1:
+            raise ParamsError(
+                f"train.cnn.filters: {len(self.filters)} blocks would pool the 28x28 image below "
+                f"one pixel; at most {IMAGE_SHAPE[0].bit_length() - 1}"
+            )
 
 
 @dataclass(frozen=True)
