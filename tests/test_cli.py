@@ -330,3 +330,31 @@ def test_the_default_model_is_the_projects_wherever_it_runs(tmp_path, monkeypatc
     assert cli.default_model() == project / "models" / "model.tflite"
     monkeypatch.chdir(tmp_path)  # outside any project: the checkout this package runs from
     assert cli.default_model() == Path(cli.__file__).resolve().parents[2] / "models/model.tflite"
+
+
+def npy_claiming(path: Path, shape: tuple[int, ...]) -> Path:
+    """A .npy whose header claims `shape` of float32, followed by only 16 bytes of data."""
+    with path.open("wb") as handle:
+        header = {"descr": "<f4", "fortran_order": False, "shape": shape}
+        np.lib.format.write_array_header_1_0(handle, header)
+        handle.write(b"\0" * 16)
+    return path
+
+
+def test_a_npy_header_claiming_terabytes_is_refused_before_any_allocation(tmp_path, capsys):
+    path = npy_claiming(tmp_path / "huge.npy", (10**12 // 784, 28, 28))
+    code, out, err = run_cli(capsys, str(path), "--model", str(tmp_path / "unused.tflite"))
+    assert code == 1 and out == ""
+    claim = "header claims 3.6 TiB of data, the file holds 16 bytes"
+    assert err == f"fmnist predict: error: {path}: {claim}\n"
+
+
+def test_an_array_larger_than_memory_can_spare_is_refused(tmp_path, capsys, monkeypatch):
+    from fmnist import images
+
+    path = tmp_path / "big.npy"
+    np.save(path, np.zeros((1000, 28, 28), np.uint8))  # 3.0 MiB as float32
+    monkeypatch.setattr(images, "memory_budget", lambda: 2**20)  # a machine with 1 MiB to spare
+    code, out, err = run_cli(capsys, str(path), "--model", str(tmp_path / "unused.tflite"))
+    assert code == 1 and out == ""
+    assert "784,000 values need 3.0 MiB as float32, more than this machine can spare" in err

@@ -6,6 +6,8 @@ pixels, centring it, inverting (light on dark) and going to grayscale; this does
 
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -93,8 +95,57 @@ def load_image(path: Path) -> np.ndarray:
     return normalise(gray)
 
 
+def memory_budget() -> int:
+    """Bytes an input array may take: a quarter of the memory free now (the float32 copy, the
+    checks and the model's activations need the rest)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4
+    except (ValueError, OSError, AttributeError):
+        return 2**31
+
+
+def _check_npy_size(path: Path) -> None:
+    """Refuse, from its header alone, a .npy whose data is not in the file or would not fit in
+    memory: np.load would try to allocate it first (10^12 elements: 3.6 TiB)."""
+    try:
+        with path.open("rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version not in ((1, 0), (2, 0)):
+                return  # np.load's own checks below
+            reader = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _fortran, dtype = reader(handle)
+            held = path.stat().st_size - handle.tell()
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError):
+        return  # a malformed header: np.load says what is wrong with it
+    if dtype.hasobject:
+        return
+    claimed = math.prod(shape) * dtype.itemsize
+    if claimed > held:
+        raise InputError(
+            f"{path}: header claims {_size(claimed)} of data, the file holds {_size(held)}"
+        )
+    if math.prod(shape) * 4 > memory_budget():  # as float32
+        raise InputError(
+            f"{path}: {math.prod(shape):,} values need {_size(math.prod(shape) * 4)} as float32, "
+            f"more than this machine can spare ({_size(memory_budget())}); split it"
+        )
+
+
+def _size(count: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if count < 1024:
+            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} TiB"
+
+
 def load_array(path: Path) -> np.ndarray:
     """A .npy of shape (28, 28) or (N, 28, 28): uint8 0-255 or floats in [0, 1]; no pickles."""
+    _check_npy_size(path)
     try:
         array = np.load(path, allow_pickle=False)
     except ValueError as error:
