@@ -358,3 +358,43 @@ def test_an_array_larger_than_memory_can_spare_is_refused(tmp_path, capsys, monk
     code, out, err = run_cli(capsys, str(path), "--model", str(tmp_path / "unused.tflite"))
     assert code == 1 and out == ""
     assert "784,000 values need 3.0 MiB as float32, more than this machine can spare" in err
+
+
+@pytest.mark.parametrize("pixels", [15_000, 30_000], ids=["pillow-warns", "pillow-refuses"])
+def test_an_image_over_the_pixel_limit_is_refused_in_one_line(
+    tmp_path, capsys, monkeypatch, pixels
+):
+    # The limit lowered to 10,000 pixels stands in for 50 MP: Pillow warns between 1x and 2x it.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)
+    path = write_png(tmp_path / "big.png", Image.new("L", (pixels // 100, 100), 128))
+    code, out, err = run_cli(capsys, str(path), "--model", str(tmp_path / "unused.tflite"))
+    assert code == 1 and out == ""
+    message = f"{path}: image too large to decode safely (over 10,000 pixels)"
+    assert err == f"fmnist predict: error: {message}\n"
+
+
+def test_ctrl_c_at_any_moment_is_one_line_and_never_a_traceback(tmp_path, real_test):
+    import signal
+    import time
+
+    Image.fromarray(as_uint8(real_test.images[0])).save(tmp_path / "shoe.png")
+    script = Path(sys.executable).parent / "fmnist"
+    outcomes = set()
+    # From the end of the interpreter's own start-up (entry.py's limit), through the imports and
+    # the prediction, to shutdown: about 0.2 s in all.
+    for delay in np.linspace(0.06, 0.3, 13):
+        process = subprocess.Popen(
+            [script, "predict", tmp_path / "shoe.png"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(delay)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+        assert "Traceback" not in err, err
+        assert process.returncode in (0, 130), (delay, process.returncode, err)
+        if process.returncode == 130:
+            assert out == "" and err.count("\n") == 1 and err.endswith("interrupted\n"), err
+        outcomes.add(process.returncode)
+    assert 130 in outcomes  # some interrupts landed before the work was done

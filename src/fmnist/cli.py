@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fmnist predict: error: {_one_line(str(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        print("fmnist predict: interrupted", file=sys.stderr)
         return 130
 
 

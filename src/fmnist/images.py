@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -77,15 +78,22 @@ def normalise(gray: np.ndarray) -> np.ndarray:
 def load_image(path: Path) -> np.ndarray:
     """Decode an image file (first frame of an animation) into one (28, 28) array."""
     try:
-        with Image.open(path) as image:
-            image.seek(0)
-            image.load()
-            # A phone's photo is stored sideways with an EXIF orientation tag: turn it upright.
-            gray = to_unit_gray(ImageOps.exif_transpose(image))
+        # Pillow only warns between MAX_IMAGE_PIXELS and twice that, then decodes (up to 2.2 GB
+        # and 10 s here at 50-100 MP): refused like the larger ones.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.seek(0)
+                image.load()
+                # A phone's photo is stored sideways with an EXIF orientation tag: upright it.
+                gray = to_unit_gray(ImageOps.exif_transpose(image))
     except UnidentifiedImageError:
         raise InputError(f"{path}: not an image Pillow can read") from None
-    except Image.DecompressionBombError:
-        raise InputError(f"{path}: image too large to decode safely") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        limit = f"{Image.MAX_IMAGE_PIXELS:,}"
+        raise InputError(
+            f"{path}: image too large to decode safely (over {limit} pixels)"
+        ) from None
     except (OSError, ValueError, SyntaxError) as error:
         raise InputError(f"{path}: corrupt or truncated image ({error})") from None
     if gray.size == 0:
