@@ -373,7 +373,7 @@ def test_an_image_over_the_pixel_limit_is_refused_in_one_line(
     assert err == f"fmnist predict: error: {message}\n"
 
 
-def test_ctrl_c_at_any_moment_is_one_line_and_never_a_traceback(tmp_path, real_test):
+def test_ctrl_c_at_any_moment_is_one_line_and_never_a_traceback(trained, tmp_path, real_test):
     import signal
     import time
 
@@ -384,7 +384,7 @@ def test_ctrl_c_at_any_moment_is_one_line_and_never_a_traceback(tmp_path, real_t
     # the prediction, to shutdown: about 0.2 s in all.
     for delay in np.linspace(0.06, 0.3, 13):
         process = subprocess.Popen(
-            [script, "predict", tmp_path / "shoe.png"],
+            [script, "predict", tmp_path / "shoe.png", "--model", trained[1]],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
