@@ -22,6 +22,11 @@ def main() -> int:
         # The work is done and reported: a Ctrl-C while the interpreter shuts down would
         # otherwise kill it by the signal, after the results were printed.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except Exception as error:  # Ctrl-C inside an extension module's import comes wrapped
+        if not isinstance(error.__cause__, KeyboardInterrupt):
+            raise
+        print("fmnist: interrupted", file=sys.stderr)
+        code = 130
     except KeyboardInterrupt:
         if code is None:
             print("fmnist: interrupted", file=sys.stderr)
