@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -82,6 +83,11 @@ def write_npy(path: Path, array: np.ndarray) -> Path:
     return path
 
 
+def save_as(path: Path, image: Image.Image, format: str) -> Path:
+    image.save(path, format=format)
+    return path
+
+
 def write_png(path: Path, image: Image.Image) -> Path:
     image.save(path)
     return path
@@ -97,6 +103,12 @@ ODD_BUT_VALID = {
     "gif": lambda p: write_png(p / "e.gif", Image.new("L", (28, 28), 0)),
     "bmp": lambda p: write_png(p / "f.bmp", Image.new("RGB", (50, 90), (255, 255, 255))),
     "float-npy": lambda p: write_npy(p / "g.npy", np.zeros((28, 28), np.float64)),
+    # Decided by content, whatever the name says.
+    "jpeg-named-png": lambda p: save_as(p / "h.png", Image.new("L", (30, 30), 40), "JPEG"),
+    "png-without-suffix": lambda p: save_as(p / "photo", Image.new("L", (30, 30), 40), "PNG"),
+    "cmyk-jpeg": lambda p: save_as(p / "i.jpg", Image.new("CMYK", (30, 30), (0, 0, 0, 50)), "JPEG"),
+    "one-bit-png": lambda p: save_as(p / "j.png", Image.new("1", (30, 30), 1), "PNG"),
+    "multi-picture-jpeg": lambda p: save_as(p / "k.jpg", Image.new("RGB", (30, 30), "blue"), "MPO"),
 }
 
 
@@ -139,15 +151,21 @@ BAD_INPUTS = {
     "empty-file": (lambda p: write_file(p / "e.png", b""), "empty file"),
     "text-named-png": (
         lambda p: write_file(p / "t.png", "hello"),
-        "not an image",
+        "not a PNG, JPEG, BMP, GIF or .npy file",
     ),
     "truncated-png": (lambda p: truncated_png(p / "cut.png"), "corrupt or truncated"),
     "zero-size-png": (lambda p: zero_size_png(p / "zero.png"), "zero.png"),
-    "unsupported-suffix": (
+    "text-named-txt": (
         lambda p: write_file(p / "x.txt", "x"),
-        "unsupported type .txt",
+        "not a PNG, JPEG, BMP, GIF or .npy file",
     ),
-    "no-suffix": (lambda p: write_file(p / "x", "x"), "unsupported type (none)"),
+    "text-without-suffix": (
+        lambda p: write_file(p / "x", "x"),
+        "not a PNG, JPEG, BMP, GIF or .npy file",
+    ),
+    # The files are decided by content: a device and an unreadable "regular" file.
+    "device": (lambda p: Path("/dev/zero"), "/dev/zero: not a file"),
+    "unreadable": (lambda p: Path("/proc/self/mem"), "cannot read (Input/output error)"),
     "empty-folder": (lambda p: (p / "empty").mkdir() or p / "empty", "no images found"),
     "npy-wrong-shape": (
         lambda p: write_npy(p / "s.npy", np.zeros((3, 28))),
@@ -212,7 +230,7 @@ def test_good_inputs_are_still_predicted_beside_bad_ones(trained, real_test, tmp
     code, out, err = run_cli(capsys, str(tmp_path), "--model", str(trained[1]))
     assert code == 1
     assert out.startswith(f"{tmp_path / 'good.png'}: ")
-    assert "bad.png: not an image" in err
+    assert "bad.png: not a PNG, JPEG, BMP, GIF or .npy file" in err
 
 
 # Every damaged or foreign model file is in test_inference.py; these check the CLI's wording.
@@ -227,6 +245,7 @@ BAD_MODELS = {
         lambda p, good: good.with_suffix(".keras"),
         "pass {good}",
     ),
+    "device": (lambda p, good: Path("/dev/zero"), "not a regular file"),  # endless otherwise
 }
 
 
@@ -284,19 +303,109 @@ def test_a_phone_photo_is_turned_upright_by_its_exif_orientation(
     )
 
 
+# Pillow decodes these, and would have for any suffix; fmnist decodes only PNG, JPEG, BMP and
+# GIF, chosen by content. (EPS would run Ghostscript, see the test below.)
+FOREIGN = {
+    "TIFF": {},
+    "WEBP": {},
+    "EPS": {},
+    "ICO": {},
+    "PPM": {},
+    "PCX": {},
+    "SGI": {},
+    "JPEG2000": {},
+    "DDS": {"mode": "RGB"},
+    "XBM": {"mode": "1"},
+}
+
+
+@pytest.mark.parametrize("name", list(FOREIGN))
+def test_an_image_of_another_format_named_png_is_refused_by_its_content(tmp_path, capsys, name):
+    image = Image.new(FOREIGN[name].get("mode", "L"), (40, 40), 255)
+    path = tmp_path / "photo.png"
+    image.save(path, format=name)
+    code, out, err = run_cli(capsys, str(path), "--model", str(tmp_path / "unused.tflite"))
+    assert code == 1 and out == ""
+    readable = "fmnist reads PNG, JPEG, BMP, GIF or .npy"
+    assert err == f"fmnist predict: error: {path}: its content is {name}; {readable}\n"
+
+
+def test_eps_content_never_reaches_ghostscript(tmp_path):
+    """A `gs` first on PATH that leaves a mark: Pillow's EPS plugin would run it to decode."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    mark = tmp_path / "ghostscript-ran"
+    (fake / "gs").write_text(f"#!/bin/sh\ntouch {mark}\nexit 1\n")
+    (fake / "gs").chmod(0o755)
+    path = tmp_path / "drawing.png"
+    Image.new("L", (40, 40), 0).save(path, format="EPS")
+    env = {**os.environ, "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}"}
+    script = Path(sys.executable).parent / "fmnist"
+    result = subprocess.run(
+        [script, "predict", path, "--model", tmp_path / "unused.tflite"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 1 and not mark.exists()
+    assert result.stderr.endswith(
+        f"{path}: its content is EPS; fmnist reads PNG, JPEG, BMP, GIF or .npy\n"
+    )
+    assert result.stderr.count("\n") == 1
+
+
 @pytest.mark.parametrize("value", [np.nan, np.inf])
 def test_a_float_image_holding_nan_or_infinity_is_refused(trained, tmp_path, capsys, value):
     pixels = np.full((28, 28), 0.5, np.float32)
     pixels[3, 4] = value
-    path = tmp_path / "float.png"  # a TIFF under a PNG name: still decoded today
+    path = tmp_path / "float.png"  # a float TIFF under a PNG name: refused before decoding
     Image.fromarray(pixels, mode="F").save(path, format="TIFF")
     code, out, err = run_cli(capsys, str(path), "--model", str(trained[1]), "--json")
-    assert code == 1 and "NaN" not in out.replace("NaN or infinity", "")
+    assert code == 1 and "NaN" not in out
+    message = f"{path}: its content is TIFF; fmnist reads PNG, JPEG, BMP, GIF or .npy"
     assert json.loads(out) == {
         "predictions": [],
-        "errors": [{"input": str(path), "error": f"{path}: contains NaN or infinity"}],
+        "errors": [{"input": str(path), "error": message}],
     }
-    assert err == f"fmnist predict: error: {path}: contains NaN or infinity\n"
+    assert err == f"fmnist predict: error: {message}\n"
+
+
+def console(*args, stdin: bytes = b"") -> subprocess.CompletedProcess:
+    script = Path(sys.executable).parent / "fmnist"
+    return subprocess.run([script, *map(str, args)], input=stdin, capture_output=True, timeout=60)
+
+
+def test_dash_reads_an_image_or_an_array_from_standard_input(trained, real_test, tmp_path):
+    Image.fromarray(as_uint8(real_test.images[0])).save(tmp_path / "shoe.png")
+    png = console("predict", "-", "--model", trained[1], stdin=(tmp_path / "shoe.png").read_bytes())
+    assert png.returncode == 0, png.stderr
+    alone = console("predict", tmp_path / "shoe.png", "--model", trained[1])
+    assert png.stdout.decode() == alone.stdout.decode().replace(
+        str(tmp_path / "shoe.png"), "standard input"
+    )
+    np.save(tmp_path / "two.npy", real_test.images[:2])
+    npy = console("predict", "-", "--model", trained[1], stdin=(tmp_path / "two.npy").read_bytes())
+    assert npy.returncode == 0, npy.stderr
+    lines = npy.stdout.decode().splitlines()
+    assert [line.split(": ")[0] for line in lines] == ["standard input[0]", "standard input[1]"]
+    assert lines[1].split(": ")[1].startswith("Pullover ")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "standard input: empty file"),
+        (b"GIF89a-not-really", "standard input: corrupt or truncated image"),
+        (b"%!PS-Adobe-3.0 EPSF-3.0\n", "standard input: its content is EPS"),
+    ],
+    ids=["empty", "truncated-gif", "eps"],
+)
+def test_bad_standard_input_is_one_line(tmp_path, data, message):
+    result = console("predict", "-", "--model", tmp_path / "unused.tflite", stdin=data)
+    assert result.returncode == 1 and result.stdout == b""
+    err = result.stderr.decode()
+    assert err.startswith(f"fmnist predict: error: {message}") and err.count("\n") == 1, err
 
 
 def test_json_output_reports_a_model_that_fails_to_load(real_test, tmp_path, capsys):
@@ -319,7 +428,7 @@ def test_a_newline_in_a_file_name_keeps_one_line_per_result(trained, real_test, 
     code, out, err = run_cli(capsys, str(tmp_path), "--model", str(trained[1]))
     assert code == 1
     assert out.count("\n") == 1 and out.startswith(repr(str(path)) + ": Ankle boot ")
-    assert err.count("\n") == 1 and "bad\\nname.png: not an image" in err
+    assert err.count("\n") == 1 and "bad\\nname.png: not a PNG, JPEG" in err
 
 
 def test_the_default_model_is_the_projects_wherever_it_runs(tmp_path, monkeypatch):

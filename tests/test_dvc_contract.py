@@ -26,11 +26,12 @@ from .pipeline import (
     status,
 )
 
-ALL = ["prepare", "train", "evaluate", "predict"]
+ALL = ["check", "prepare", "train", "evaluate", "predict"]
 DOWNSTREAM_OF_TRAIN = ["train", "evaluate", "predict"]
 
 # key -> (new value, stages `dvc status` reports, stages `dvc repro` then runs), written by hand
 # from what each stage reads, not derived from dvc.yaml, so that a wrong dvc.yaml fails here.
+# The check stage, whose dep is the whole params.yaml, comes on top of each (see the test).
 # A prepare key reruns prepare alone: its output is the same verified data whatever the source,
 # so DVC sees unchanged .npz files and skips the rest.
 PARAM_SCOPES = {
@@ -68,7 +69,9 @@ CODE_SCOPES = {
     "src/fmnist/figures.py": {"evaluate"},
     "src/fmnist/predict.py": {"predict"},
     "src/fmnist/dataset.py": set(ALL),
-    "src/fmnist/params.py": {"prepare", "train", "predict"},
+    "src/fmnist/params.py": {"check", "prepare", "train", "predict"},
+    "src/fmnist/check.py": {"check"},
+    "src/fmnist/memory.py": {"train", "evaluate", "predict"},
     "src/fmnist/__init__.py": set(ALL),
     "src/fmnist/cli.py": set(),  # `fmnist predict` only; no stage imports it
     "README.md": set(),
@@ -138,9 +141,11 @@ def test_a_param_reruns_exactly_its_stages(project, key):
     for section in reversed(sections):
         override = {section: override}
     set_params(project, override)
-    assert status(project) == expected_status, dvc(project, "status").stdout
-    # --no-run-cache: really run, so that the stages listed are the stages DVC executes.
-    assert ran_stages(dvc(project, "repro", "--no-run-cache").stdout) == expected_runs
+    assert status(project) == {"check", *expected_status}, dvc(project, "status").stdout
+    # --no-run-cache: really run, so that the stages listed are the stages DVC executes. check
+    # runs first every time, and its unchanged output reruns nothing by itself.
+    runs = ran_stages(dvc(project, "repro", "--no-run-cache").stdout)
+    assert runs == ["check", *expected_runs]
     assert status(project) == set()
 
 
@@ -159,6 +164,27 @@ def test_an_edit_that_keeps_the_output_reruns_no_downstream_stage(project, base)
     for model in ("models/model.keras", "models/model.tflite"):
         assert (project / model).read_bytes() == base[2][model]
     assert status(project) == set()
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"train": {"epochs": 0}}, "train.epochs: 0 is out of range, must be >= 1"),
+        ({"predict": {"tolerance": "tight"}}, "predict.tolerance: expected a number"),
+        (None, "params.yaml: expected a mapping, got null"),
+    ],
+    ids=["train-key", "predict-key", "empty-file"],
+)
+def test_a_refused_params_yaml_leaves_every_output_in_place(project, base, edit, message):
+    """DVC deletes a stage's outputs before it runs it: the check stage refuses first."""
+    if edit is None:
+        (project / "params.yaml").write_text("")
+    else:
+        set_params(project, edit)
+    result = dvc(project, "repro", check=False)
+    assert result.returncode != 0 and f"fmnist check: error: {message}" in result.stderr
+    assert ran_stages(result.stdout) == ["check"]
+    assert snapshot(project) == base[2]
 
 
 def test_second_repro_is_a_no_op(project):
@@ -213,7 +239,7 @@ def test_metrics_and_params_diff_across_commits(project):
 def test_exp_run_with_set_param_and_exp_show(project):
     # A seed no other test trains with, so the run-cache cannot answer instead of training.
     result = dvc(project, "exp", "run", "-S", "train.seed=44", "--name", "seed-44")
-    assert ran_stages(result.stdout) == DOWNSTREAM_OF_TRAIN
+    assert ran_stages(result.stdout) == ["check", *DOWNSTREAM_OF_TRAIN]
     shown = json.loads(dvc(project, "exp", "show", "--json").stdout)
     experiments = [exp for rev in shown for exp in (rev.get("experiments") or [])]
     runs = [run for exp in experiments for run in exp["revs"] if run["name"] == "seed-44"]

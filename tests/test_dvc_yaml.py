@@ -13,7 +13,7 @@ from fmnist.params import Params
 from .conftest import ROOT
 
 PACKAGE = ROOT / "src" / "fmnist"
-STAGES = ("prepare", "train", "evaluate", "predict")
+STAGES = ("check", "prepare", "train", "evaluate", "predict")
 
 
 def imported_modules(module: str) -> set[str]:
@@ -64,13 +64,17 @@ PARAMETRISED = ("prepare", "train", "predict")
 def test_params_are_exactly_the_stage_section():
     assert set(typing.get_type_hints(Params)) == set(PARAMETRISED)
     assert "params" not in stage_spec("evaluate")
+    # check reads the whole file; prepare, the first stage that deletes outputs, waits for it.
+    assert "params" not in stage_spec("check") and "params.yaml" in stage_spec("check")["deps"]
+    assert stage_spec("check")["outs"] == ["data/params.checked"]
+    assert "data/params.checked" in stage_spec("prepare")["deps"]
     for stage in PARAMETRISED:
         assert stage_spec(stage)["params"] == [stage]
         source = (PACKAGE / f"{stage}.py").read_text()
         assert f"load_params().{stage}" in source  # the stage reads its own section only
 
 
-@pytest.mark.parametrize("module", ["prepare", "evaluate", "predict", "cli", "inference"])
+@pytest.mark.parametrize("module", ["check", "prepare", "evaluate", "predict", "cli", "inference"])
 def test_only_train_imports_tensorflow(module):
     probe = f"import sys, fmnist.{module}; print({{'tensorflow', 'keras'}} & set(sys.modules))"
     result = subprocess.run(

@@ -1,14 +1,23 @@
-"""The tutorial's network: shape, parameter count, reproducible saving."""
+"""The networks: shape, parameter count, the memory they need, reproducible saving."""
 
 import dataclasses
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
 import pytest
+import yaml
 
 from fmnist.backend import keras
-from fmnist.model import build_model, save_model
-from fmnist.params import load_params
+from fmnist.model import (
+    TRAIN_BYTES_PER_FLOAT,
+    activation_floats,
+    build_model,
+    check_memory,
+    save_model,
+)
+from fmnist.params import ParamsError, load_params
 
 from .conftest import ROOT
 
@@ -66,3 +75,101 @@ def test_the_deepest_cnn_the_loader_allows_builds():
     cnn = dataclasses.replace(params.cnn, filters=(4, 4, 4, 4), dense_units=8)
     model = build_model(dataclasses.replace(params, model="cnn", cnn=cnn))
     assert model.output_shape == (None, 10)  # four blocks pool 28 down to 1, not 0
+
+
+GIB = 2**30
+
+
+def train_params(**changes) -> object:
+    params = load_params(ROOT / "params.yaml").train
+    cnn = {k: changes.pop(k) for k in list(changes) if k in ("filters", "batch_norm")}
+    return dataclasses.replace(params, cnn=dataclasses.replace(params.cnn, **cnn), **changes)
+
+
+def test_activation_floats_count_every_layer_output():
+    # dense: 784 inputs, Dense(128) before and after relu, 10 logits.
+    assert activation_floats(train_params()) == 784 + 2 * 128 + 10
+    # CNN 32/64: per block conv + relu at full side, pooling + dropout at half; dense 128 with
+    # dropout (3 x 128), 10 logits.
+    blocks = 2 * 28 * 28 * 32 + 2 * 14 * 14 * 32 + 2 * 14 * 14 * 64 + 2 * 7 * 7 * 64
+    assert activation_floats(train_params(model="cnn")) == 784 + blocks + 3 * 128 + 10
+
+
+def test_the_committed_and_tuned_runs_fit_and_oversized_ones_are_refused():
+    for params in (train_params(), train_params(model="cnn", batch_size=128)):
+        check_memory(params, 421_642, 10_000, 8 * GIB)
+    huge = train_params(model="cnn", batch_size=60_000)
+    with pytest.raises(ParamsError) as refused:
+        check_memory(huge, 421_642, 10_000, 8 * GIB)
+    message = str(refused.value)
+    assert message.startswith("train.batch_size: 60000 would need about ") and "\n" not in message
+    fits = int(message.rsplit("at most ", 1)[1].split()[0].replace(",", ""))
+    check_memory(dataclasses.replace(huge, batch_size=fits), 421_642, 10_000, 8 * GIB)
+    with pytest.raises(ParamsError):
+        check_memory(dataclasses.replace(huge, batch_size=fits + 1), 421_642, 10_000, 8 * GIB)
+
+
+def test_an_architecture_too_wide_to_score_the_test_set_is_refused_naming_it():
+    wide = train_params(model="cnn", batch_size=32, filters=(1024, 1024))
+    with pytest.raises(ParamsError, match=r"^train\.cnn\.filters: scoring 10,000 test images"):
+        check_memory(wide, 10_000_000, 10_000, 16 * GIB)
+    with pytest.raises(ParamsError, match=r"^train\.hidden_units: scoring"):
+        check_memory(train_params(hidden_units=65_536), 52_000_000, 10_000, GIB // 4)
+
+
+PEAK_PROBE = """
+import dataclasses, resource, sys
+from pathlib import Path
+import numpy as np
+from fmnist.dataset import Split
+from fmnist.fit import fit, make_deterministic
+from fmnist.model import build_model
+from fmnist.params import load_params
+params = load_params(Path(sys.argv[1])).train
+params = dataclasses.replace(params, model="cnn", batch_size=2048)
+rng = np.random.default_rng(0)
+split = Split(rng.random((2048, 28, 28), dtype=np.float32), rng.integers(0, 10, 2048))
+held = Split(split.images[:1000], split.labels[:1000])
+make_deterministic(0)
+model = build_model(params, 2048)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+fit(model, split, 1, 2048, 0, held_out=held, jit_compile=False)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before * 1024)
+"""
+
+
+@pytest.mark.slow
+def test_the_estimate_bounds_a_real_training_step():
+    """One real CNN step of batch 2048: the memory it added stays under the estimate."""
+    result = subprocess.run(
+        [sys.executable, "-c", PEAK_PROBE, str(ROOT / "params.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    measured = int(result.stdout.split()[-1])
+    params = train_params(model="cnn", batch_size=2048)
+    estimate = TRAIN_BYTES_PER_FLOAT * activation_floats(params) * 2048
+    assert 0.3 * estimate < measured < estimate, (measured, estimate)
+
+
+def test_the_train_stage_refuses_an_oversized_batch_before_any_work(tmp_path):
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["train"] |= {"model": "cnn", "batch_size": 60_000}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "prepared").symlink_to(ROOT / "data" / "prepared")
+    result = subprocess.run(
+        [sys.executable, "-m", "fmnist.train"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    # TensorFlow's own start-up lines (absl, oneDNN) come first; ours is the one after them.
+    ours = [line for line in result.stderr.splitlines() if line.startswith("fmnist")]
+    assert ours == result.stderr.splitlines()[-1:] and "Traceback" not in result.stderr
+    assert ours[0].startswith("fmnist train: error: train.batch_size: 60000 would need about")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "params.yaml"]

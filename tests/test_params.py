@@ -291,3 +291,48 @@ def test_a_key_given_twice_is_rejected_naming_it_and_its_lines(text, fragments):
     first, second = (int(n) for n in str(error).rsplit("(lines ", 1)[1].rstrip(")").split(" and "))
     lines = text.splitlines()
     assert first < second and lines[first - 1].split(":")[0] == lines[second - 1].split(":")[0]
+
+
+def billion_laughs(levels: int) -> str:
+    """params.yaml with `levels` of aliases nine wide: 9**levels strings once expanded."""
+    lines = ["l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels + 1)]
+    return REAL_TEXT + "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (billion_laughs(9), REAL_TEXT.count("\n") + 2),
+        (REAL_TEXT.replace("  seed: 42", "  seed: &s 42\n  epochs_copy: *s"), 14),
+    ],
+    ids=["billion-laughs", "one-alias"],
+)
+def test_an_alias_is_refused_at_its_line(text, line):
+    """DVC's own parser expands aliases (9 levels: 8 GB); the loader refuses the first one."""
+    error = assert_rejected(text, "params take no anchors or aliases")
+    assert f"at line {line};" in str(error)
+
+
+def run_check_stage(project: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "fmnist.check"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_check_stage_writes_its_constant_output_only_for_good_params(tmp_path):
+    (tmp_path / "params.yaml").write_text(REAL_TEXT)
+    assert run_check_stage(tmp_path).returncode == 0
+    assert (
+        tmp_path / "data" / "params.checked"
+    ).read_text() == "params.yaml passed fmnist's checks\n"
+    (tmp_path / "data" / "params.checked").unlink()
+    (tmp_path / "params.yaml").write_text(billion_laughs(9))
+    refused = run_check_stage(tmp_path)
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1
+    assert refused.stderr.startswith("fmnist check: error: params.yaml: alias *l0 at line")
+    assert list((tmp_path / "data").iterdir()) == []

@@ -12,7 +12,7 @@ import numpy as np
 from fmnist import paths
 from fmnist.dataset import CLASS_NAMES
 from fmnist.errors import FmnistError
-from fmnist.images import expand, load_input
+from fmnist.images import STDIN_NAME, expand, load_input, read_stdin
 from fmnist.inference import load_classifier, softmax
 
 TOP = 3
@@ -48,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fmnist", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="classify images, folders or .npy arrays")
-    predict.add_argument("inputs", nargs="+", type=Path, metavar="PATH")
+    predict.add_argument(
+        "inputs", nargs="+", type=Path, metavar="PATH", help="a file, a folder, or - for stdin"
+    )
     predict.add_argument(
         "--model",
         type=Path,
@@ -62,6 +64,12 @@ def predict(inputs: list[Path], model_path: Path, as_json: bool) -> int:
     """Predict every input it can; report the others; exit 1 if any failed."""
     loaded, errors = [], []
     for given in inputs:
+        if str(given) == "-":
+            try:
+                loaded.append((STDIN_NAME, read_stdin(sys.stdin.buffer)))
+            except FmnistError as error:
+                errors.append({"input": STDIN_NAME, "error": str(error)})
+            continue
         files = expand([given])
         if not files:
             message = f"{given}: no images found (PNG, JPEG, BMP, GIF or .npy) in this folder"

@@ -21,6 +21,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from fmnist.dataset import CLASS_NAMES, IMAGE_SHAPE
 from fmnist.errors import FmnistError
+from fmnist.memory import memory_budget, size_text
 
 # Images per interpreter call. The CNN over 70,000 images, side by side on this machine's AMD
 # EPYC: 3.8-4.4 s in chunks of 128, 4.3-5.0 s in chunks of 1000 (the dense model: 0.1 s either
@@ -158,7 +159,13 @@ def load_classifier(path: Path) -> Classifier:
     """The LiteRT classifier of a model.tflite that train exported and sealed."""
     if path.is_dir():
         raise ModelError(f"{path}: a directory, not a model file")
+    if path.exists() and not path.is_file():  # /dev/zero would be read forever
+        raise ModelError(f"{path}: not a regular file")
     try:
+        if path.stat().st_size > memory_budget():
+            raise ModelError(
+                f"{path}: {size_text(path.stat().st_size)}, more than this machine can spare"
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise ModelError(f"{path}: missing; run the train stage (dvc repro)") from None

@@ -1,7 +1,5 @@
-"""The networks: the tutorial's dense one or a CNN, built from params, saved byte-reproducibly.
-
-Loading is fmnist.network's, in NumPy, for the stages that only predict.
-"""
+"""The networks: the tutorial's dense one or a CNN, built from params, sized against this
+machine's memory, saved byte-reproducibly (fmnist.export turns them into what ships)."""
 
 from __future__ import annotations
 
@@ -15,7 +13,8 @@ from typing import Any
 from fmnist.atomic import atomic_path
 from fmnist.backend import keras
 from fmnist.dataset import CLASS_NAMES, IMAGE_SHAPE, TRAIN_SIZE
-from fmnist.params import CnnParams, TrainParams
+from fmnist.memory import size_text
+from fmnist.params import CnnParams, ParamsError, TrainParams
 
 
 def _dense_layers(params: TrainParams) -> list[keras.layers.Layer]:
@@ -67,6 +66,54 @@ def build_model(params: TrainParams, train_size: int = TRAIN_SIZE) -> keras.Mode
         metrics=["accuracy"],
     )
     return model
+
+
+def activation_floats(params: TrainParams) -> int:
+    """Floats one image's forward pass produces, layer by layer (the input included): what
+    training keeps for the gradient, and an upper bound of what a pass for scoring holds."""
+    classes = len(CLASS_NAMES)
+    if params.model == "dense":
+        return math.prod(IMAGE_SHAPE) + 2 * params.hidden_units + classes
+    cnn, side = params.cnn, IMAGE_SHAPE[0]
+    total = math.prod(IMAGE_SHAPE)
+    for filters in cnn.filters:
+        total += side * side * filters * (3 if cnn.batch_norm else 2)  # conv, [norm], relu
+        side //= 2
+        total += side * side * filters * (2 if cnn.dropout else 1)  # pooling, [dropout]
+    return total + cnn.dense_units * (3 if cnn.dense_dropout else 2) + classes
+
+
+# Bytes per activation float: in training, float32 plus its gradient; measured peaks here
+# (CNN 32/64 filters, batch 4096: 1.8 GB) stay under this estimate (3.1 GB).
+TRAIN_BYTES_PER_FLOAT = 8
+SCORE_BYTES_PER_FLOAT = 4
+
+
+def check_memory(params: TrainParams, weights: int, held_out: int, available: int) -> None:
+    """Refuse, before any work, a batch or an architecture whose training would not fit in
+    `available` bytes: one batch's activations and the held-out split's scoring pass, plus the
+    weights, their gradients and Adam's two moments."""
+    floats = activation_floats(params)
+    fixed = 4 * 4 * weights
+    batch = fixed + TRAIN_BYTES_PER_FLOAT * floats * params.batch_size
+    score = fixed + SCORE_BYTES_PER_FLOAT * floats * held_out
+    where = f"on this machine ({size_text(available)} available)"
+    if score > available:
+        key, fewer = (
+            ("hidden_units", "fewer units")
+            if params.model == "dense"
+            else ("cnn.filters", "fewer or narrower blocks")
+        )
+        raise ParamsError(
+            f"train.{key}: scoring {held_out:,} test images each epoch would need about "
+            f"{size_text(score)} {where}; {fewer}"
+        )
+    if batch > available:
+        fits = max(1, (available - fixed) // (TRAIN_BYTES_PER_FLOAT * floats))
+        raise ParamsError(
+            f"train.batch_size: {params.batch_size} would need about {size_text(batch)} {where}; "
+            f"at most {fits:,} fits"
+        )
 
 
 def uses_xla(params: TrainParams) -> bool:

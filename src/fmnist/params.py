@@ -161,7 +161,17 @@ def _build(cls: type, prefix: str, raw: Any) -> Any:
 
 class _StrictLoader(yaml.SafeLoader):
     """PyYAML's safe loader, but a key given twice in one mapping is an error (PyYAML would
-    keep the last value silently)."""
+    keep the last value silently), and so is an alias: params need none, and DVC's own parser
+    expands them (a "billion laughs" file grows it to 8 GB)."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise ParamsError(
+                f"params.yaml: alias *{event.anchor} at line {event.start_mark.line + 1}; "
+                "params take no anchors or aliases, write the value out"
+            )
+        return super().compose_node(parent, index)
 
 
 def _unique_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 PARAMS = Path("params.yaml")
+# Written by the check stage once params.yaml passes the loader; prepare depends on it.
+PARAMS_CHECKED = Path("data/params.checked")
 
 PREPARED_DIR = Path("data/prepared")
 TRAIN_NPZ = PREPARED_DIR / "train.npz"

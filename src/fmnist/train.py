@@ -13,7 +13,8 @@ from fmnist.dataset import load_split
 from fmnist.errors import run_stage
 from fmnist.export import AGREEMENT_IMAGES, export
 from fmnist.fit import fit, make_deterministic
-from fmnist.model import build_model, save_model, uses_xla
+from fmnist.memory import available_memory
+from fmnist.model import build_model, check_memory, save_model, uses_xla
 from fmnist.params import load_params
 
 
@@ -31,6 +32,7 @@ def _run() -> None:
     train, test = load_split(paths.TRAIN_NPZ), load_split(paths.TEST_NPZ)
     make_deterministic(params.seed)
     model = build_model(params, len(train.labels))
+    check_memory(params, model.count_params(), len(test.labels), available_memory())
     # dvcyaml=None: dvc.yaml is ours and declares the plots; no experiment saving, no report.
     with Live(str(paths.TRAIN_LIVE), dvcyaml=None, save_dvc_exp=False, report=None) as live:
         start = time.perf_counter()
