@@ -6,7 +6,7 @@ VENV := .venv
 # Stage commands call `python`: the project's environment comes first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(HOME)/.local/bin:$(PATH)
 
-.PHONY: setup data browser repro cnn plots test lint format bench remote-up remote-down push pull report
+.PHONY: setup data browser repro cnn plots test test-fast lint format bench remote-up remote-down push pull report
 PLOTS_TEMPLATE := build/plots-template.html
 
 # --compile-bytecode: with .pyc files written once here, `import tensorflow` takes about 4.5 s
@@ -18,7 +18,7 @@ $(VENV)/.synced: pyproject.toml uv.lock Makefile
 
 setup: $(VENV)/.synced
 
-data:
+data: setup
 	@bash scripts/ensure-data.sh
 
 # The check stage first, outside DVC too: DVC parses params.yaml before any stage and expands
@@ -57,8 +57,14 @@ format: setup
 	ruff format .
 	ruff check --fix .
 
+# The whole suite, on both cores: pytest-xdist keeps each test file in one worker (--dist
+# loadfile), so a file's project copy or server is built once.
 test: setup data browser $(PLOTS_TEMPLATE) lint
-	pytest
+	pytest -n 2 --dist loadfile
+
+# The edit loop: no dvc subprocess, no browser, no server, no training beyond a few batches.
+test-fast: setup data
+	pytest -m "not slow" -q
 
 bench: setup data
 	python bench/run.py
@@ -67,19 +73,19 @@ bench: setup data
 # clone's default DVC remote, in .dvc/config.local. Idempotent; PORT picks another port.
 PORT ?= 9021
 remote-up: setup
-	python -m fmnist.remote up --port $(PORT)
+	python -m fmnist.tools.remote up --port $(PORT)
 
 remote-down: setup
-	python -m fmnist.remote down
+	python -m fmnist.tools.remote down
 
 # dvc push / pull through the configured remote, with a hint where DVC's message is opaque.
 push: setup
-	python -m fmnist.remote push
+	python -m fmnist.tools.remote push
 
 pull: setup
-	python -m fmnist.remote pull
+	python -m fmnist.tools.remote pull
 
 # The workspace against BASE (default main) in Markdown, as CI posts it on a pull request.
 BASE ?= main
 report: setup
-	python -m fmnist.report $(BASE)
+	python -m fmnist.tools.report $(BASE)

@@ -99,7 +99,7 @@ def machine() -> str:
 def train_stage(project: Path) -> Measured:
     """Rerun the train stage by hand, checking that it reproduces the model it replaces."""
     model = (project / "models/model.keras").read_bytes()
-    train = measure([sys.executable, "-m", "fmnist.train"], project)
+    train = measure([sys.executable, "-m", "fmnist.stages", "train"], project)
     if (project / "models/model.keras").read_bytes() != model:
         raise SystemExit("bench: the train stage did not reproduce its model")
     return train

@@ -6,7 +6,6 @@ data comes from: the same verified local files the pipeline reads, in place of
 """
 
 import json
-import os
 import sys
 import time
 
@@ -15,18 +14,17 @@ start = time.perf_counter()
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from fmnist import paths  # noqa: E402
-from fmnist.dataset import TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS  # noqa: E402
-from fmnist.idx import parse_idx  # noqa: E402
+from fmnist.core.dataset import TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS  # noqa: E402
+from fmnist.core.idx import parse_idx  # noqa: E402
+from fmnist.helpers.sources import default_sources  # noqa: E402
 from fmnist.params import load_params  # noqa: E402
-from fmnist.prepare import fetch_all  # noqa: E402
-from fmnist.sources import ordered_sources  # noqa: E402
+from fmnist.stages.prepare import fetch_all  # noqa: E402
 
 
 def load_data():
     """The uint8 arrays `keras.datasets.fashion_mnist.load_data()` returns, from local files."""
     params = load_params().prepare
-    sources = ordered_sources(os.environ.get(paths.DATA_ENV), paths.DEBIAN_DATA_DIR, params.mirrors)
+    sources = default_sources(params.mirrors)
     content = fetch_all(params, sources)
     return (
         (parse_idx(content[TRAIN_IMAGES.name]), parse_idx(content[TRAIN_LABELS.name])),

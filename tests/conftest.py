@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from fmnist import paths
-from fmnist.dataset import TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, Split, to_split
+from fmnist.core.dataset import (
+    TEST_IMAGES,
+    TEST_LABELS,
+    TRAIN_IMAGES,
+    TRAIN_LABELS,
+    Split,
+    to_split,
+)
+from fmnist.helpers.sources import default_sources
 from fmnist.params import load_params
-from fmnist.prepare import fetch_all
-from fmnist.sources import ordered_sources
+from fmnist.stages.prepare import fetch_all
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def real_content() -> dict[str, bytes]:
     """The four official files' decompressed content, verified by checksum."""
     params = load_params(ROOT / "params.yaml").prepare
-    sources = ordered_sources(os.environ.get(paths.DATA_ENV), paths.DEBIAN_DATA_DIR, params.mirrors)
+    sources = default_sources(params.mirrors)
     return fetch_all(params, sources)
 
 
@@ -41,9 +46,9 @@ def trained(real_train, real_test, tmp_path_factory):
     Returns the Keras model and the path of its model.tflite (model.keras lies beside it).
     """
     # TensorFlow is imported here, not at collection, so tests that never train start fast.
-    from fmnist.export import export
-    from fmnist.fit import fit, make_deterministic
-    from fmnist.model import build_model, save_model
+    from fmnist.training.export import export
+    from fmnist.training.fit import fit, make_deterministic
+    from fmnist.training.model import build_model, save_model
 
     params = load_params(ROOT / "params.yaml").train
     make_deterministic(params.seed)

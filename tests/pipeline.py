@@ -32,7 +32,7 @@ def project_files() -> list[str]:
 def project_env(project: Path) -> dict[str, str]:
     """The environment `make` gives stages, with a copy's own code first.
 
-    PATH puts this environment's `python` first; PYTHONPATH makes `python -m fmnist.<stage>`
+    PATH puts this environment's `python` first; PYTHONPATH makes `python -m fmnist.stages NAME`
     import the copy's src/, not the editable install of the repository under test.
     """
     return {

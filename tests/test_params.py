@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -253,27 +251,6 @@ def test_load_params_reads_a_valid_file(tmp_path):
     assert load_params(path).train.epochs == 2
 
 
-def test_prepare_stage_rejects_bad_params_before_any_work(tmp_path):
-    raw = real_raw()
-    raw["train"]["epochs"] = 0
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
-    result = subprocess.run(
-        [sys.executable, "-m", "fmnist.prepare"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 1, result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "train.epochs" in lines[0]
-    assert "error" in lines[0]
-    assert not (tmp_path / "data").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
-
-
 @pytest.mark.parametrize(
     ("text", "fragments"),
     [
@@ -312,27 +289,3 @@ def test_an_alias_is_refused_at_its_line(text, line):
     """DVC's own parser expands aliases (9 levels: 8 GB); the loader refuses the first one."""
     error = assert_rejected(text, "params take no anchors or aliases")
     assert f"at line {line};" in str(error)
-
-
-def run_check_stage(project: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "fmnist.check"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def test_the_check_stage_writes_its_constant_output_only_for_good_params(tmp_path):
-    (tmp_path / "params.yaml").write_text(REAL_TEXT)
-    assert run_check_stage(tmp_path).returncode == 0
-    assert (
-        tmp_path / "data" / "params.checked"
-    ).read_text() == "params.yaml passed fmnist's checks\n"
-    (tmp_path / "data" / "params.checked").unlink()
-    (tmp_path / "params.yaml").write_text(billion_laughs(9))
-    refused = run_check_stage(tmp_path)
-    assert refused.returncode == 1 and refused.stderr.count("\n") == 1
-    assert refused.stderr.startswith("fmnist check: error: params.yaml: alias *l0 at line")
-    assert list((tmp_path / "data").iterdir()) == []

@@ -4,7 +4,7 @@ import re
 import subprocess
 import sys
 
-from fmnist.dataset import save_split
+from fmnist.core.dataset import save_split
 
 from .conftest import ROOT
 

@@ -1,36 +1,40 @@
-"""The `fmnist` console script: Ctrl-C while the CLI's modules load is one line, not a traceback.
+"""A Ctrl-C guard from the first line: the `fmnist` console script and `python -m fmnist.stages`.
 
-NumPy, Pillow and LiteRT take a few tenths of a second to import, before cli.main's own handler
-exists; this module imports nothing at its top but sys, so its handler is in place as soon as
-Python runs the script. The interpreter's own start-up, the first 30-50 ms, stays uncovered.
+NumPy, Pillow, LiteRT and TensorFlow take from a few tenths of a second to 4 s to import, before
+the command's own handler exists; this module imports nothing at its top but sys, so its
+handler is in place as soon as Python runs the script. The interpreter's own start-up, the first
+30-50 ms, stays uncovered.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 
-def main() -> int:
-    """Import and run the CLI; 130 and one line on an interrupt at any point."""
+def _ignore_sigint() -> None:
+    if (signals := sys.modules.get("signal")) is not None:
+        signals.signal(signals.SIGINT, signals.SIG_IGN)
+
+
+def guarded(name: str, command: Callable[[], int]) -> int:
+    """Run `command` (which does its own imports); 130 and one line on an interrupt at any point."""
     code = None
     try:
         import signal
 
-        from fmnist import cli
-
-        code = cli.main()
+        code = command()
         # The work is done and reported: a Ctrl-C while the interpreter shuts down would
         # otherwise kill it by the signal, after the results were printed.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     except Exception as error:  # Ctrl-C inside an extension module's import comes wrapped
         if not isinstance(error.__cause__, KeyboardInterrupt):
             raise
-        print("fmnist: interrupted", file=sys.stderr)
+        print(f"{name}: interrupted", file=sys.stderr)
         code = 130
     except KeyboardInterrupt:
         if code is None:
-            print("fmnist: interrupted", file=sys.stderr)
+            print(f"{name}: interrupted", file=sys.stderr)
             code = 130
-        if (signals := sys.modules.get("signal")) is not None:
-            signals.signal(signals.SIGINT, signals.SIG_IGN)
+        _ignore_sigint()
     return code

@@ -11,9 +11,9 @@ from typing import Any
 
 import yaml
 
-from fmnist.dataset import IMAGE_SHAPE, TEST_SIZE
-from fmnist.errors import FmnistError
-from fmnist.paths import PARAMS
+from fmnist.core.dataset import IMAGE_SHAPE, TEST_SIZE
+from fmnist.core.errors import FmnistError
+from fmnist.core.paths import PARAMS
 
 
 class ParamsError(FmnistError):

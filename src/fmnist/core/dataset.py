@@ -1,0 +1,172 @@
+"""The Fashion-MNIST files, their checksums, and the prepared arrays the stages exchange."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fmnist.core.atomic import atomic_path
+from fmnist.core.errors import FmnistError
+from fmnist.core.idx import parse_idx
+
+CLASS_NAMES: tuple[str, ...] = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+IMAGE_SHAPE = (28, 28)
+TRAIN_SIZE = 60_000
+TEST_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """One official IDX file: its name and the SHA-256 and size of its decompressed content."""
+
+    name: str
+    sha256: str
+    size: int
+
+    @property
+    def gz_name(self) -> str:
+        return f"{self.name}.gz"
+
+
+TRAIN_IMAGES = RawFile(
+    "train-images-idx3-ubyte",
+    "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    47_040_016,
+)
+TRAIN_LABELS = RawFile(
+    "train-labels-idx1-ubyte",
+    "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    60_008,
+)
+TEST_IMAGES = RawFile(
+    "t10k-images-idx3-ubyte",
+    "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    7_840_016,
+)
+TEST_LABELS = RawFile(
+    "t10k-labels-idx1-ubyte",
+    "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    10_008,
+)
+RAW_FILES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
+
+
+class DataError(FmnistError):
+    """Data that is corrupt, truncated or not the official Fashion-MNIST content."""
+
+
+def decompress(gz: bytes, name: str) -> bytes:
+    """Gunzip `gz`, naming `name` if it is not gzip or is cut short."""
+    try:
+        return gzip.decompress(gz)
+    except EOFError:
+        raise DataError(f"{name}: truncated gzip stream ({len(gz)} bytes)") from None
+    except (gzip.BadGzipFile, zlib.error) as error:
+        raise DataError(f"{name}: not a valid gzip file ({error})") from None
+
+
+def verify(raw: RawFile, content: bytes) -> None:
+    """Check decompressed content against the official size and SHA-256."""
+    if len(content) != raw.size:
+        raise DataError(f"{raw.name}: {len(content)} bytes, expected {raw.size}")
+    digest = hashlib.sha256(content).hexdigest()
+    if digest != raw.sha256:
+        raise DataError(f"{raw.name}: SHA-256 {digest} does not match the official {raw.sha256}")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Images scaled to float32 in [0, 1], shape (N, 28, 28), and integer labels 0-9, shape (N,)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+
+def to_split(images_idx: bytes, labels_idx: bytes, name: str) -> Split:
+    """Parse a pair of IDX files into a normalised split, checking shapes and label range."""
+    images = parse_idx(images_idx, f"{name} images")
+    labels = parse_idx(labels_idx, f"{name} labels")
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
+        raise DataError(
+            f"{name} images: expected uint8 (N, 28, 28), got {images.dtype} {images.shape}"
+        )
+    if labels.dtype != np.uint8 or labels.shape != images.shape[:1]:
+        raise DataError(f"{name} labels: expected uint8 ({len(images)},), got {labels.shape}")
+    if labels.size and labels.max() >= len(CLASS_NAMES):
+        raise DataError(f"{name} labels: label {labels.max()} outside 0-{len(CLASS_NAMES) - 1}")
+    return Split(images.astype(np.float32) / np.float32(255.0), labels.astype(np.int64))
+
+
+# A fixed timestamp keeps the .npz archives byte-identical across runs (np.savez embeds "now").
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def save_split(path: Path, split: Split) -> None:
+    """Write a split as an uncompressed, byte-reproducible .npz, atomically."""
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
+        for key, array in (("images", split.images), ("labels", split.labels)):
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_EPOCH)
+            with archive.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
+
+
+# TensorFlow can use an array's memory in place, without copying (and page-faulting) the 188 MB
+# of training images, only if it is 64-byte aligned; np.load's arrays are 16-byte aligned.
+ALIGNMENT = 64
+
+
+def _read_npy_aligned(archive: zipfile.ZipFile, name: str) -> np.ndarray:
+    """One .npy member of an archive, read straight into a 64-byte-aligned array."""
+    with archive.open(name) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(member)
+        else:
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(member)
+        if fortran_order or dtype.hasobject:
+            raise ValueError(f"{name} is not a plain C-ordered numeric array")
+        size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        raw = np.empty(size + ALIGNMENT, np.uint8)
+        start = -raw.ctypes.data % ALIGNMENT
+        array = raw[start : start + size].view(dtype).reshape(shape)
+        if member.readinto(memoryview(array).cast("B")) != size:
+            raise ValueError(f"{name} is truncated")
+    return array
+
+
+def load_split(path: Path) -> Split:
+    """Read a split written by `save_split`, rejecting a missing, corrupt or malformed file."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            images = _read_npy_aligned(archive, "images.npy")
+            labels = _read_npy_aligned(archive, "labels.npy")
+    except FileNotFoundError:
+        raise DataError(f"{path}: missing; run the prepare stage (dvc repro)") from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:
+        raise DataError(f"{path}: corrupt or not a prepared split ({error})") from None
+    if images.dtype != np.float32 or images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
+        raise DataError(
+            f"{path}: images must be float32 (N, 28, 28), got {images.dtype} {images.shape}"
+        )
+    if labels.dtype != np.int64 or labels.shape != images.shape[:1]:
+        raise DataError(
+            f"{path}: labels must be int64 ({len(images)},), got {labels.dtype} {labels.shape}"
+        )
+    return Split(images, labels)

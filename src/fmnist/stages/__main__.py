@@ -1,0 +1,32 @@
+"""`python -m fmnist.stages NAME [--root DIR]`: the command of every stage in dvc.yaml.
+
+The stage's module is imported here, under fmnist.entry's guard, so a Ctrl-C while TensorFlow
+or NumPy loads is one line and exit 130 like one during the work, not a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from fmnist.entry import guarded
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the named stage with the rest of the arguments."""
+    from fmnist.stages import NAMES
+
+    name, *rest = sys.argv[1:] if argv is None else argv or [""]
+    if name not in NAMES:
+        print(f"usage: python -m fmnist.stages {{{','.join(NAMES)}}} [--root DIR]", file=sys.stderr)
+        return 2
+
+    def stage() -> int:
+        from importlib import import_module
+
+        return import_module(f"fmnist.stages.{name}").main(rest)
+
+    return guarded(f"fmnist {name}", stage)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

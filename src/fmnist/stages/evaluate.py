@@ -1,0 +1,105 @@
+"""Stage evaluate: accuracy, the train/test gap and a per-class report; plot data and pictures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import classification_report, confusion_matrix
+
+from fmnist.core import paths
+from fmnist.core.atomic import write_json
+from fmnist.core.dataset import CLASS_NAMES, Split, load_split
+from fmnist.helpers import figures
+from fmnist.helpers.inference import load_classifier, softmax
+from fmnist.stages import stage_main
+
+
+def loss_and_accuracy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Mean sparse categorical cross-entropy from logits, and accuracy."""
+    probabilities = softmax(logits)
+    true_class = probabilities[np.arange(len(labels)), labels]
+    loss = float(-np.mean(np.log(np.maximum(true_class, np.finfo(np.float64).tiny))))
+    return loss, float(np.mean(logits.argmax(axis=1) == labels))
+
+
+def class_report(labels: np.ndarray, predicted: np.ndarray) -> dict:
+    """scikit-learn's report keyed by class name, plus macro and weighted averages."""
+    report = classification_report(
+        labels,
+        predicted,
+        labels=list(range(len(CLASS_NAMES))),
+        target_names=list(CLASS_NAMES),
+        output_dict=True,
+        zero_division=0,
+    )
+    report.pop("accuracy", None)  # the same number as test_accuracy
+    return {name: {key: float(value) for key, value in row.items()} for name, row in report.items()}
+
+
+def confusion_records(labels: np.ndarray, predicted: np.ndarray) -> list[dict]:
+    """One {actual, predicted} row per test image, as DVC's confusion template reads them."""
+    return [
+        {"actual": CLASS_NAMES[label], "predicted": CLASS_NAMES[guess]}
+        for label, guess in zip(labels.tolist(), predicted.tolist(), strict=True)
+    ]
+
+
+def per_class_records(report: dict) -> list[dict]:
+    """Precision, recall and F1 per class, one row each, for a bar plot."""
+    return [
+        {
+            "class": name,
+            "precision": report[name]["precision"],
+            "recall": report[name]["recall"],
+            "f1": report[name]["f1-score"],
+        }
+        for name in CLASS_NAMES
+    ]
+
+
+def write_figures(test: Split, probabilities: np.ndarray, folder: Path) -> None:
+    """The PNG pictures: sample images, the most confident mistakes, the confusion heatmap."""
+    predicted = probabilities.argmax(axis=1)
+    confidence = probabilities.max(axis=1)
+    matrix = confusion_matrix(test.labels, predicted, labels=list(range(len(CLASS_NAMES))))
+    figures.save_png(figures.sample_grid(test.images, test.labels), folder / "samples.png")
+    mistakes = figures.mistakes_grid(test.images, test.labels, predicted, confidence)
+    figures.save_png(mistakes, folder / "mistakes.png")
+    figures.save_png(figures.confusion_heatmap(matrix), folder / "confusion.png")
+
+
+def evaluate(test: Split, test_logits: np.ndarray, train: Split, train_logits: np.ndarray) -> dict:
+    """The metrics of a model from its logits on both splits."""
+    test_loss, test_accuracy = loss_and_accuracy(test_logits, test.labels)
+    train_loss, train_accuracy = loss_and_accuracy(train_logits, train.labels)
+    return {
+        "test_loss": test_loss,
+        "test_accuracy": test_accuracy,
+        "train_loss": train_loss,
+        "train_accuracy": train_accuracy,
+        # The tutorial's overfitting signal: how much better the model does on what it saw.
+        "accuracy_gap": train_accuracy - test_accuracy,
+        "report": class_report(test.labels, test_logits.argmax(axis=1)),
+    }
+
+
+def _run(root: Path) -> None:
+    test, train = load_split(root / paths.TEST_NPZ), load_split(root / paths.TRAIN_NPZ)
+    classifier = load_classifier(root / paths.MODEL)
+    test_logits = classifier.logits(test.images)
+    train_logits = classifier.logits(train.images)
+    metrics = evaluate(test, test_logits, train, train_logits)
+    write_json(root / paths.CONFUSION, confusion_records(test.labels, test_logits.argmax(axis=1)))
+    write_json(root / paths.PER_CLASS, per_class_records(metrics["report"]))
+    write_figures(test, softmax(test_logits), root / paths.FIGURES_DIR)
+    write_json(root / paths.EVALUATE_METRICS, metrics)
+    print(
+        f"evaluate: test accuracy {metrics['test_accuracy']:.4f}, "
+        f"train {metrics['train_accuracy']:.4f}, gap {metrics['accuracy_gap']:.4f}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m fmnist.stages evaluate [--root DIR]`."""
+    return stage_main("evaluate", _run, argv)

@@ -1,0 +1,108 @@
+"""`fmnist predict PATH...`: the trained model on your own images, folders or .npy arrays."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from fmnist.core import paths
+from fmnist.core.dataset import CLASS_NAMES
+from fmnist.core.errors import FmnistError, run_stage
+from fmnist.helpers.inference import load_classifier, softmax
+from fmnist.tools.images import STDIN_NAME, expand, load_input, read_stdin
+
+TOP = 3
+
+
+def top_classes(probabilities: np.ndarray, count: int = TOP) -> list[dict]:
+    """The `count` most probable classes, most probable first (ties by label)."""
+    order = np.lexsort((np.arange(len(probabilities)), -probabilities))[:count]
+    return [{"class": CLASS_NAMES[i], "probability": float(probabilities[i])} for i in order]
+
+
+def _one_line(text: str) -> str:
+    """A file name or message as given, or quoted with escapes when it holds a newline or other
+    control character, so that one result or error stays one line."""
+    return text if text.isprintable() else repr(text)
+
+
+def default_model() -> Path:
+    """The project's model.tflite: of the DVC project around the working directory, else of the
+    checkout this package runs from, so that `fmnist predict` works from any folder."""
+    for folder in (Path.cwd(), *Path.cwd().parents):
+        if (folder / "dvc.yaml").is_file():
+            return folder / paths.MODEL
+    checkout = Path(__file__).resolve().parents[3]
+    return checkout / paths.MODEL if (checkout / "dvc.yaml").is_file() else paths.MODEL
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fmnist", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    predict = commands.add_parser("predict", help="classify images, folders or .npy arrays")
+    predict.add_argument(
+        "inputs", nargs="+", type=Path, metavar="PATH", help="a file, a folder, or - for stdin"
+    )
+    predict.add_argument(
+        "--model",
+        type=Path,
+        help=f"a .tflite model exported by train (default: the project's {paths.MODEL})",
+    )
+    predict.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def predict(inputs: list[Path], model_path: Path, as_json: bool) -> int:
+    """Predict every input it can; report the others; exit 1 if any failed."""
+    loaded, errors = [], []
+    for given in inputs:
+        if str(given) == "-":
+            try:
+                loaded.append((STDIN_NAME, read_stdin(sys.stdin.buffer)))
+            except FmnistError as error:
+                errors.append({"input": STDIN_NAME, "error": str(error)})
+            continue
+        files = expand([given])
+        if not files:
+            message = f"{given}: no images found (PNG, JPEG, BMP, GIF or .npy) in this folder"
+            errors.append({"input": str(given), "error": message})
+        for path in files:
+            try:
+                loaded.append((path, load_input(path)))
+            except FmnistError as error:
+                errors.append({"input": str(path), "error": str(error)})
+    results = []
+    if loaded:
+        try:  # a model that fails fails every input: one error, in the same output as the rest
+            classifier = load_classifier(model_path)
+            for path, images in loaded:
+                probabilities = softmax(classifier.logits(images))
+                for index, row in enumerate(probabilities):
+                    number = index if len(images) > 1 else None
+                    results.append({"input": str(path), "index": number, "top": top_classes(row)})
+        except FmnistError as error:
+            results = []
+            errors.append({"input": str(model_path), "error": str(error)})
+    if as_json:
+        print(json.dumps({"predictions": results, "errors": errors}, indent=2))
+    else:
+        for result in results:
+            where = _one_line(result["input"])
+            where += "" if result["index"] is None else f"[{result['index']}]"
+            guesses = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in result["top"])
+            print(f"{where}: {guesses}")
+    for error in errors:
+        print(f"fmnist predict: error: {_one_line(error['error'])}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The `fmnist` command (fmnist.__main__ runs it under fmnist.entry's Ctrl-C guard)."""
+    args = _parser().parse_args(argv)
+    return run_stage(
+        "predict", lambda: predict(args.inputs, args.model or default_model(), args.json)
+    )

@@ -1,0 +1,68 @@
+"""End to end: the real `dvc repro` on the real data, in a temporary copy of the project."""
+
+import json
+
+import pytest
+
+from ..pipeline import dvc, make_project, ran_stages
+
+OUTPUTS = (
+    "data/prepared/train.npz",
+    "data/prepared/test.npz",
+    "models/model.keras",
+    "models/model.tflite",
+    "reports/live/metrics.json",
+    "reports/live/plots/metrics/train/accuracy.tsv",
+    "reports/live/plots/metrics/test/accuracy.tsv",
+    "reports/confusion.json",
+    "reports/per_class.json",
+    "reports/figures/samples.png",
+    "reports/figures/mistakes.png",
+    "reports/figures/confusion.png",
+    "metrics/evaluate.json",
+    "metrics/predict.json",
+    "reports/predictions.json",
+)
+
+# Real dvc runs in project copies, and the like: the full suite only (make test).
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return make_project(tmp_path_factory.mktemp("project"), {"train": {"epochs": 1}})
+
+
+@pytest.fixture(scope="module")
+def first_repro(project):
+    return dvc(project, "repro")
+
+
+def test_repro_runs_all_four_stages_and_writes_every_output(project, first_repro):
+    assert ran_stages(first_repro.stdout) == ["check", "prepare", "train", "evaluate", "predict"]
+    for output in OUTPUTS:
+        assert (project / output).stat().st_size > 0, output
+    curve = (project / "reports/live/plots/metrics/test/accuracy.tsv").read_text().splitlines()
+    assert curve[0] == "step\taccuracy" and len(curve) == 2  # one epoch, one point
+    metrics = json.loads((project / "metrics/evaluate.json").read_text())
+    assert 0.80 < metrics["test_accuracy"] < 0.88  # one epoch: below the ten-epoch 0.885
+    assert metrics["accuracy_gap"] == metrics["train_accuracy"] - metrics["test_accuracy"]
+    assert metrics["report"]["Ankle boot"]["support"] == 1000
+    predictions = json.loads((project / "reports/predictions.json").read_text())
+    assert predictions[0]["index"] == 0 and predictions[0]["true_name"] == "Ankle boot"
+    assert all(record["batch_consistent"] for record in predictions)
+
+
+def test_second_repro_runs_nothing(project, first_repro):
+    again = dvc(project, "repro")
+    assert ran_stages(again.stdout) == []
+    assert "up to date" in dvc(project, "status").stdout
+
+
+def test_metrics_show_lists_the_metrics(project, first_repro):
+    shown = json.loads(dvc(project, "metrics", "show", "--json").stdout)
+    files = next(iter(shown.values()))["data"]
+    evaluate = files["metrics/evaluate.json"]["data"]
+    predict = files["metrics/predict.json"]["data"]
+    assert evaluate["test_accuracy"] > 0.8
+    assert predict["samples"] == 6

@@ -1,0 +1,223 @@
+"""Every stage's main(argv) in-process, on a project root in tmp_path: what it writes, that it
+reads only its own params section, and one line for every damaged input."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from fmnist.core import paths
+from fmnist.core.dataset import Split, load_split, save_split
+from fmnist.helpers.inference import load_classifier
+from fmnist.stages import check, evaluate, predict, prepare
+
+from ..conftest import ROOT
+
+TRAIN_IMAGES, TEST_IMAGES = 320, 200
+
+
+def write_params(root: Path, **sections: dict) -> None:
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for section, values in sections.items():
+        raw[section] |= values
+    (root / "params.yaml").write_text(yaml.safe_dump(raw))
+
+
+@pytest.fixture
+def project(tmp_path, real_train, real_test, trained) -> Path:
+    """A project root holding a tiny split of the real data and a real exported model."""
+    write_params(tmp_path, predict={"samples": [0, 1, 2, 199]})
+    small = lambda split, n: Split(split.images[:n], split.labels[:n])  # noqa: E731
+    save_split(tmp_path / paths.TRAIN_NPZ, small(real_train, TRAIN_IMAGES))
+    save_split(tmp_path / paths.TEST_NPZ, small(real_test, TEST_IMAGES))
+    (tmp_path / "models").mkdir()
+    (tmp_path / paths.MODEL).write_bytes(trained[1].read_bytes())
+    return tmp_path
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def run(stage, root: Path, capsys) -> tuple[int, str]:
+    code = stage.main(["--root", str(root)])
+    return code, capsys.readouterr().err
+
+
+def test_check_writes_its_constant_line_only_for_good_params(tmp_path, capsys):
+    write_params(tmp_path)
+    assert run(check, tmp_path, capsys)[0] == 0
+    assert (tmp_path / paths.PARAMS_CHECKED).read_text() == check.CHECKED
+    (tmp_path / paths.PARAMS_CHECKED).unlink()
+    write_params(tmp_path, train={"epochs": 0})
+    code, err = run(check, tmp_path, capsys)
+    assert (code, err) == (
+        1,
+        "fmnist check: error: train.epochs: 0 is out of range, must be >= 1\n",
+    )
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["data", "params.yaml"]
+
+
+def test_evaluate_scores_the_model_it_is_given(project, capsys):
+    code, _ = run(evaluate, project, capsys)
+    assert code == 0
+    metrics = json.loads((project / paths.EVALUATE_METRICS).read_text())
+    test = load_split(project / paths.TEST_NPZ)
+    predicted = load_classifier(project / paths.MODEL).logits(test.images).argmax(axis=1)
+    assert metrics["test_accuracy"] == pytest.approx(np.mean(predicted == test.labels))
+    assert metrics["report"]["macro avg"]["support"] == TEST_IMAGES
+    confusion = json.loads((project / paths.CONFUSION).read_text())
+    assert [cell["predicted"] for cell in confusion].count("Ankle boot") == np.sum(predicted == 9)
+    figures = sorted(p.name for p in (project / paths.FIGURES_DIR).iterdir())
+    assert figures == ["confusion.png", "mistakes.png", "samples.png"]
+    first = files(project)
+    assert run(evaluate, project, capsys)[0] == 0
+    assert files(project) == first  # byte for byte on a rerun
+
+
+def test_predict_checks_each_sample_and_reads_only_its_section(project, capsys):
+    assert run(predict, project, capsys)[0] == 0
+    records = json.loads((project / paths.PREDICTIONS).read_text())
+    test = load_split(project / paths.TEST_NPZ)
+    assert [r["index"] for r in records] == [0, 1, 2, 199]
+    assert [r["true_label"] for r in records] == [int(test.labels[i]) for i in (0, 1, 2, 199)]
+    summary = json.loads((project / paths.PREDICT_METRICS).read_text())
+    assert summary["samples"] == 4 and summary["correct"] == sum(r["correct"] for r in records)
+    first = files(project)
+    write_params(project, predict={"samples": [0, 1, 2, 199]}, train={"epochs": 3}, prepare={})
+    assert run(predict, project, capsys)[0] == 0
+    assert {k: v for k, v in files(project).items() if k != "params.yaml"} == {
+        k: v for k, v in first.items() if k != "params.yaml"
+    }
+
+
+def test_prepare_writes_the_committed_splits_whatever_the_other_sections(tmp_path, capsys):
+    write_params(tmp_path, train={"epochs": 3}, predict={"samples": [5]})
+    code, err = run(prepare, tmp_path, capsys)
+    assert code == 0, err
+    for split in (paths.TRAIN_NPZ, paths.TEST_NPZ):
+        assert (tmp_path / split).read_bytes() == (ROOT / split).read_bytes()
+
+
+def test_a_bad_param_stops_prepare_before_any_work(tmp_path, capsys):
+    write_params(tmp_path, train={"epochs": 0})
+    code, err = run(prepare, tmp_path, capsys)
+    assert (code, err) == (
+        1,
+        "fmnist prepare: error: train.epochs: 0 is out of range, must be >= 1\n",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+def damage(target: Path, how: str) -> None:
+    if how == "truncate":
+        target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
+    elif how == "garbage":
+        target.write_bytes(b"\x00not what it should be" * 10)
+    elif how == "missing":
+        target.unlink()
+    elif how == "wrong-shape":
+        save_split(target, Split(np.zeros((3, 28, 27), np.float32), np.zeros(3, np.int64)))
+
+
+@pytest.mark.parametrize(
+    ("stage", "damaged", "how", "reason"),
+    [
+        (evaluate, paths.TEST_NPZ, "truncate", "corrupt or not a prepared split"),
+        (evaluate, paths.TRAIN_NPZ, "garbage", "corrupt or not a prepared split"),
+        (
+            evaluate,
+            paths.TEST_NPZ,
+            "wrong-shape",
+            "must be float32 (N, 28, 28), got float32 (3, 28, 27)",
+        ),
+        (predict, paths.TEST_NPZ, "missing", "missing; run the prepare stage (dvc repro)"),
+        (evaluate, paths.MODEL, "garbage", "not a .tflite model"),
+        (predict, paths.MODEL, "missing", "missing; run the train stage"),
+        (predict, paths.MODEL, "truncate", "damaged (its checksum does not match)"),
+    ],
+    ids=lambda v: getattr(v, "__name__", str(v)).rsplit(".", 1)[-1],
+)
+def test_a_damaged_input_is_one_line_naming_it_and_nothing_is_written(
+    project, capsys, stage, damaged, how, reason
+):
+    damage(project / damaged, how)
+    before = sorted(project.rglob("*"))
+    code, err = run(stage, project, capsys)
+    assert code == 1 and err.count("\n") == 1, err
+    assert err.startswith(f"fmnist {stage.__name__.rsplit('.', 1)[1]}: error: {project / damaged}")
+    assert reason in err, err
+    assert sorted(project.rglob("*")) == before  # no output, no temporary file
+
+
+def test_the_dispatcher_names_the_stages_it_knows():
+    result = subprocess.run(
+        [sys.executable, "-m", "fmnist.stages", "tarin"], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr
+        == "usage: python -m fmnist.stages {check,prepare,train,evaluate,predict} [--root DIR]\n"
+    )
+
+
+def test_ctrl_c_while_a_stage_imports_tensorflow_is_one_line(tmp_path):
+    """train's imports take seconds (TensorFlow): an interrupt there ends like one in the work."""
+    write_params(tmp_path)  # no data: a run that finishes its imports fails in one line
+    outcomes = []
+    for delay in (0.3, 0.8, 1.5, 2.5):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fmnist.stages", "train", "--root", str(tmp_path)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(delay)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+        ours = [line for line in err.splitlines() if line.startswith("fmnist")]
+        assert "Traceback" not in err and len(ours) == 1, err
+        missing = f"{tmp_path / paths.TRAIN_NPZ}: missing; run the prepare stage (dvc repro)"
+        # -2: once, under a loaded machine, the process then also died by the signal (DVC reports
+        # "exited with -2"); still one line and no traceback.
+        assert (process.returncode, ours[0]) in {
+            (130, "fmnist train: interrupted"),
+            (-signal.SIGINT, "fmnist train: interrupted"),
+            (1, f"fmnist train: error: {missing}"),
+        }, (delay, process.returncode, err)
+        outcomes.append(process.returncode)
+    assert {130, -signal.SIGINT} & set(outcomes)  # some interrupts landed during the imports
+
+
+def test_train_writes_the_same_bytes_twice_and_reads_only_its_section(project, capsys):
+    from fmnist.stages import train
+
+    write_params(project, train={"epochs": 1})
+    code, err = run(train, project, capsys)
+    assert code == 0, err
+    outputs = [paths.KERAS_MODEL, paths.MODEL, paths.TRAIN_LIVE / "metrics.json"]
+    first = {path: (project / path).read_bytes() for path in outputs}
+    assert load_classifier(project / paths.MODEL).logits(np.zeros((1, 28, 28))).shape == (1, 10)
+    write_params(project, train={"epochs": 1}, predict={"samples": [7]})
+    assert run(train, project, capsys)[0] == 0
+    assert {path: (project / path).read_bytes() for path in outputs} == first
+
+
+def test_train_refuses_a_batch_that_would_not_fit_before_any_work(project, capsys):
+    from fmnist.stages import train
+
+    write_params(project, train={"model": "cnn", "batch_size": 60_000})
+    before = files(project)
+    code, err = run(train, project, capsys)
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("fmnist train: error: train.batch_size: 60000 would need about ")
+    assert files(project) == before
