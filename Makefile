@@ -24,7 +24,7 @@ data: setup
 # The check stage first, outside DVC too: DVC parses params.yaml before any stage and expands
 # YAML aliases as it goes (a "billion laughs" file takes it to 8 GB); the loader refuses them.
 repro: setup data
-	python -m fmnist.check
+	python -m fmnist.stages check
 	dvc repro
 
 # The tuned CNN as a DVC experiment beside the committed dense run (README: "Beyond the

@@ -162,10 +162,8 @@ def load_classifier(path: Path) -> Classifier:
     if path.exists() and not path.is_file():  # /dev/zero would be read forever
         raise ModelError(f"{path}: not a regular file")
     try:
-        if path.stat().st_size > memory_budget():
-            raise ModelError(
-                f"{path}: {size_text(path.stat().st_size)}, more than this machine can spare"
-            )
+        if (size := path.stat().st_size) > memory_budget():
+            raise ModelError(f"{path}: {size_text(size)}, more than this machine can spare")
         data = path.read_bytes()
     except FileNotFoundError:
         raise ModelError(f"{path}: missing; run the train stage (dvc repro)") from None

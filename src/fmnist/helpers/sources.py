@@ -65,10 +65,15 @@ def _read_verified(path: Path, packed: bool, raw: RawFile) -> bytes:
     return content
 
 
+def _local_copies(directory: Path, raw: RawFile) -> list[tuple[Path, bool]]:
+    """The copies of `raw` a directory holds: (path, packed), the .gz first."""
+    candidates = [(directory / raw.gz_name, True), (directory / raw.name, False)]
+    return [(path, packed) for path, packed in candidates if path.is_file()]
+
+
 def _read_local(directory: Path, raw: RawFile) -> bytes:
     """Verified content of `raw` from a directory holding it as .gz or already decompressed."""
-    candidates = [(directory / raw.gz_name, True), (directory / raw.name, False)]
-    present = [(path, packed) for path, packed in candidates if path.is_file()]
+    present = _local_copies(directory, raw)
     if not present:
         raise FileNotFoundError(f"no {raw.gz_name} or {raw.name} in {directory}")
     for path, packed in present[:-1]:
@@ -139,9 +144,7 @@ def fetch(raw: RawFile, sources: Sequence[Source], cache_dir: Path, timeout_s: f
 
 
 def _has_all(directory: Path) -> bool:
-    return all(
-        (directory / r.gz_name).is_file() or (directory / r.name).is_file() for r in RAW_FILES
-    )
+    return all(_local_copies(directory, raw) for raw in RAW_FILES)
 
 
 def _reachable(base: str, timeout_s: float) -> bool:

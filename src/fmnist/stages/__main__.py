@@ -15,7 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the named stage with the rest of the arguments."""
     from fmnist.stages import NAMES
 
-    name, *rest = sys.argv[1:] if argv is None else argv or [""]
+    args = sys.argv[1:] if argv is None else argv
+    name, *rest = args or [""]
     if name not in NAMES:
         print(f"usage: python -m fmnist.stages {{{','.join(NAMES)}}} [--root DIR]", file=sys.stderr)
         return 2

@@ -160,10 +160,11 @@ def _check_npy_size(stream: BinaryIO, name: str) -> None:
         raise InputError(
             f"{name}: header claims {size_text(claimed)} of data, the file holds {size_text(held)}"
         )
-    if math.prod(shape) * 4 > memory_budget():  # as float32
+    values, budget = math.prod(shape), memory_budget()
+    if values * 4 > budget:  # as float32
         raise InputError(
-            f"{name}: {math.prod(shape):,} values need {size_text(math.prod(shape) * 4)} as "
-            f"float32, more than this machine can spare ({size_text(memory_budget())}); split it"
+            f"{name}: {values:,} values need {size_text(values * 4)} as float32, more than "
+            f"this machine can spare ({size_text(budget)}); split it"
         )
 
 

@@ -71,16 +71,15 @@ def build_model(params: TrainParams, train_size: int = TRAIN_SIZE) -> keras.Mode
 def activation_floats(params: TrainParams) -> int:
     """Floats one image's forward pass produces, layer by layer (the input included): what
     training keeps for the gradient, and an upper bound of what a pass for scoring holds."""
-    classes = len(CLASS_NAMES)
+    total = math.prod(IMAGE_SHAPE) + len(CLASS_NAMES)  # the input and the logits
     if params.model == "dense":
-        return math.prod(IMAGE_SHAPE) + 2 * params.hidden_units + classes
+        return total + 2 * params.hidden_units
     cnn, side = params.cnn, IMAGE_SHAPE[0]
-    total = math.prod(IMAGE_SHAPE)
     for filters in cnn.filters:
         total += side * side * filters * (3 if cnn.batch_norm else 2)  # conv, [norm], relu
         side //= 2
         total += side * side * filters * (2 if cnn.dropout else 1)  # pooling, [dropout]
-    return total + cnn.dense_units * (3 if cnn.dense_dropout else 2) + classes
+    return total + cnn.dense_units * (3 if cnn.dense_dropout else 2)
 
 
 # Bytes per activation float: in training, float32 plus its gradient; measured peaks here
