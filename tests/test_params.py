@@ -146,6 +146,23 @@ BAD_MUTATIONS = [
     ("cnn-dropout-one", cnn_setter("dropout", 1.0), ["train.cnn.dropout", "<= 0.9"]),
     ("cnn-bn-int", cnn_setter("batch_norm", 1), ["train.cnn.batch_norm", "true or false"]),
     ("cnn-bn-text", cnn_setter("batch_norm", "yes"), ["train.cnn.batch_norm", "'yes'"]),
+    # the CNN recipe's switches
+    ("flip-text", setter("train", "flip", "yes"), ["train.flip", "true or false"]),
+    ("tta-int", setter("train", "test_time_flip", 1), ["train.test_time_flip", "true or false"]),
+    ("smoothing-big", setter("train", "label_smoothing", 0.6), ["train.label_smoothing", "<= 0.5"]),
+    ("smoothing-neg", setter("train", "label_smoothing", -0.1), ["train.label_smoothing", ">= 0"]),
+    ("warmup-float", setter("train", "warmup_epochs", 1.5), ["train.warmup_epochs", "integer"]),
+    ("warmup-missing", deleter("train", "warmup_epochs"), ["train.warmup_epochs", "missing"]),
+    (
+        "warmup-constant",
+        setter("train", "warmup_epochs", 1),
+        ["train.warmup_epochs", "needs train.lr_schedule: cosine"],
+    ),
+    (
+        "warmup-whole-run",
+        lambda raw: raw["train"].update(lr_schedule="cosine", warmup_epochs=10),
+        ["train.warmup_epochs", "10 leaves no epoch", "train.epochs: 10"],
+    ),
     # An integer too big for a float: a ParamsError, not an OverflowError traceback.
     ("lr-huge-int", setter("train", "learning_rate", 10**400), ["train.learning_rate"]),
 ]
@@ -170,6 +187,10 @@ def test_real_params_load_to_the_tutorial_values():
     assert params.train.hidden_units == 128
     assert params.train.learning_rate == 0.001
     assert isinstance(params.train.learning_rate, float)
+    # The CNN recipe's switches are all off: the tutorial trains and ships as it did.
+    assert (params.train.lr_schedule, params.train.warmup_epochs) == ("constant", 0)
+    assert (params.train.flip, params.train.test_time_flip) == (False, False)
+    assert params.train.label_smoothing == 0.0
     assert params.predict.samples == (0, 1, 2, 3, 4, 12)
     assert isinstance(params.prepare.mirrors, tuple)
     assert len(params.prepare.mirrors) == 2
@@ -289,3 +310,27 @@ def test_an_alias_is_refused_at_its_line(text, line):
     """DVC's own parser expands aliases (9 levels: 8 GB); the loader refuses the first one."""
     error = assert_rejected(text, "params take no anchors or aliases")
     assert f"at line {line};" in str(error)
+
+
+def make_cnn_settings() -> dict[str, str]:
+    """The Makefile's `make cnn` overrides, as dvc exp run -S gets them."""
+    text = (ROOT / "Makefile").read_text()
+    block = text[text.index("CNN_SETTINGS :=") : text.index("\n\n", text.index("CNN_SETTINGS :="))]
+    pairs = [word for word in block.replace("\\", " ").split() if "=" in word and "." in word]
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def test_make_cnn_settings_load_through_the_strict_loader():
+    """`make cnn` is params only: every override names a real key and passes the loader."""
+    settings = make_cnn_settings()
+    assert settings["train.model"] == "cnn"
+    raw = real_raw()
+    for key, value in settings.items():
+        section = raw
+        *parents, name = key.split(".")
+        for parent in parents:
+            section = section[parent]
+        assert name in section, f"make cnn sets {key}, which params.yaml does not have"
+        section[name] = yaml.safe_load(value)
+    train = parse_params(yaml.safe_dump(raw)).train
+    assert train.model == "cnn" and train.flip and train.test_time_flip

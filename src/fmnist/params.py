@@ -59,7 +59,20 @@ class TrainParams:
     hidden_units: int = field(metadata=_bounds(1, 65_536))
     learning_rate: float = field(metadata=_bounds(0, 10, open_low=True))
     lr_schedule: typing.Literal["constant", "cosine"]
+    warmup_epochs: int = field(metadata=_bounds(0, 1000))
+    label_smoothing: float = field(metadata=_bounds(0, 0.5))
+    flip: bool
+    test_time_flip: bool
     cnn: CnnParams
+
+    def __post_init__(self) -> None:
+        if self.warmup_epochs and self.lr_schedule != "cosine":
+            raise ParamsError("train.warmup_epochs: a warm-up needs train.lr_schedule: cosine")
+        if self.warmup_epochs >= self.epochs:
+            raise ParamsError(
+                f"train.warmup_epochs: {self.warmup_epochs} leaves no epoch after the warm-up "
+                f"of train.epochs: {self.epochs}"
+            )
 
 
 @dataclass(frozen=True)

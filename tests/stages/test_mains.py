@@ -226,3 +226,42 @@ def test_train_refuses_a_batch_that_would_not_fit_before_any_work(project, capsy
     assert code == 1 and err.count("\n") == 1
     assert err.startswith("fmnist train: error: train.batch_size: 60000 would need about ")
     assert files(project) == before
+
+
+@pytest.mark.slow
+def test_train_ships_the_tuned_recipe_reproducibly(project, capsys):
+    """The CNN with flips, label smoothing, a warm-up and test-time flips, through train's main:
+    the same bytes twice, and a shipped model that gives an image and its mirror one answer."""
+    from fmnist.stages import train
+
+    recipe = {
+        "model": "cnn",
+        "epochs": 2,
+        "batch_size": 64,
+        "lr_schedule": "cosine",
+        "warmup_epochs": 1,
+        "label_smoothing": 0.1,
+        "flip": True,
+        "test_time_flip": True,
+        "cnn": {
+            "filters": [4, 8],
+            "kernel_size": 3,
+            "batch_norm": False,
+            "dropout": 0.0,
+            "dense_units": 16,
+            "dense_dropout": 0.2,
+        },
+    }
+    write_params(project, train=recipe)
+    outputs = [paths.KERAS_MODEL, paths.MODEL, paths.TRAIN_LIVE / "metrics.json"]
+    shipped = []
+    for _ in range(2):
+        code, err = run(train, project, capsys)
+        assert code == 0, err
+        shipped.append({path: (project / path).read_bytes() for path in outputs})
+    assert shipped[0] == shipped[1]
+    images = load_split(project / paths.TEST_NPZ).images
+    classifier = load_classifier(project / paths.MODEL)
+    np.testing.assert_allclose(
+        classifier.logits(images), classifier.logits(images[:, :, ::-1]), atol=1e-5
+    )

@@ -132,3 +132,21 @@ def test_export_refuses_a_conversion_that_computes_something_else(real_test, mon
     monkeypatch.setattr(export_module, "convert", lambda _: convert(other))
     with pytest.raises(export_module.ExportError, match=r"differ from Keras' by \d"):
         export_module.export(model, real_test.images[:100])
+
+
+def test_test_time_flip_ships_the_average_of_image_and_mirror(real_test):
+    """train.test_time_flip: the .tflite itself averages the logits of each image and its
+    mirror, so every caller of the file (evaluate, predict, fmnist predict) gets the same."""
+    from fmnist.training.export import export, with_test_time_flip
+
+    model = built(cnn_params(2, 3, True, True))
+    images = real_test.images[:300]
+    mirrors = images[:, :, ::-1]
+    sealed = export(with_test_time_flip(model), images)
+    got = classifier_from_bytes("averaged", sealed).logits(images)
+    expected = (np.asarray(model(images)) + np.asarray(model(mirrors))) / 2
+    assert np.abs(got - expected).max() <= TOLERANCE
+    # Mirror-invariant by construction; the plain network is not.
+    assert np.abs(classifier_from_bytes("m", sealed).logits(mirrors) - got).max() <= TOLERANCE
+    assert np.abs(np.asarray(model(images)) - np.asarray(model(mirrors))).max() > 100 * TOLERANCE
+    assert export(with_test_time_flip(model), images) == sealed  # byte-reproducible

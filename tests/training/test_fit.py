@@ -145,3 +145,85 @@ def test_importing_fit_skips_sklearn_and_leaves_it_importable():
         "import sklearn.metrics\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def recipe_cnn(seed: int, flip: bool, label_smoothing: float):
+    """The small CNN with the tuned recipe's switches: flips, smoothing, a warm-up."""
+    return dataclasses.replace(
+        small_cnn(seed, batch_norm=False),
+        flip=flip,
+        label_smoothing=label_smoothing,
+        warmup_epochs=1,
+    )
+
+
+def train_recipe(split: Split, params):
+    make_deterministic(params.seed)
+    model = build_model(params, len(split.labels))
+    history = fit(
+        model,
+        split,
+        params.epochs,
+        params.batch_size,
+        params.seed,
+        jit_compile=uses_xla(params),
+        flip=params.flip,
+        label_smoothing=params.label_smoothing,
+    )
+    return model, history
+
+
+def test_flips_and_smoothing_are_deterministic_and_change_the_weights(subset):
+    small = Split(subset.images[:2000], subset.labels[:2000])
+    plain, _ = train_recipe(small, recipe_cnn(5, flip=False, label_smoothing=0.0))
+    flipped, history = train_recipe(small, recipe_cnn(5, flip=True, label_smoothing=0.1))
+    again, again_history = train_recipe(small, recipe_cnn(5, flip=True, label_smoothing=0.1))
+    for a, b in zip(flipped.get_weights(), again.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert history == again_history
+    assert not np.array_equal(plain.get_weights()[0], flipped.get_weights()[0])
+    assert history[-1]["accuracy"] > 0.3  # chance is 0.1
+
+
+def test_flips_mirror_a_seeded_half_and_leave_the_shuffle_alone():
+    from fmnist.training.fit import _flip_offsets
+
+    first, second = list(_flip_offsets(3, 10_000, 2))
+    assert set(np.unique(first)) == {0, 10_000}
+    assert 0.48 < np.mean(first > 0) < 0.52  # about half, a new half each epoch
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(first, next(_flip_offsets(3, 10_000, 1)))
+
+
+def test_flipped_indices_point_at_mirror_images(subset):
+    """What fit gathers at index i + count is image i, mirrored left to right, with its label."""
+    from fmnist.training.fit import _with_mirrors
+
+    doubled = _with_mirrors(subset)
+    count = len(subset.labels)
+    np.testing.assert_array_equal(doubled.images[count + 5], subset.images[5][:, ::-1])
+    np.testing.assert_array_equal(doubled.labels[count + 5], subset.labels[5])
+
+
+def test_label_smoothing_is_cross_entropy_against_smoothed_targets():
+    from fmnist.training.backend import tf
+    from fmnist.training.fit import training_loss
+
+    params = recipe_cnn(5, flip=False, label_smoothing=0.2)
+    model = build_model(params, 100)
+    logits = tf.constant(np.random.default_rng(0).normal(size=(4, 10)), tf.float32)
+    labels = tf.constant([0, 3, 9, 3], tf.int32)
+    targets = np.full((4, 10), 0.02) + 0.8 * np.eye(10)[[0, 3, 9, 3]]
+    log_softmax = logits.numpy() - np.log(np.exp(logits.numpy()).sum(axis=1, keepdims=True))
+    expected = -np.mean(np.sum(targets * log_softmax, axis=1))
+    assert float(training_loss(model, 0.2)(labels, logits)) == pytest.approx(expected, rel=1e-5)
+    assert training_loss(model, 0.0) is model.loss
+
+
+def test_xla_loop_refuses_options_it_does_not_take(subset):
+    params = load_params(ROOT / "params.yaml").train
+    make_deterministic(1)
+    model = build_model(params)
+    with pytest.raises(ValueError, match="without XLA"):
+        fit(model, subset, 1, 32, 1, flip=True)
+    assert uses_xla(params) and not uses_xla(dataclasses.replace(params, flip=True))

@@ -15,6 +15,7 @@ from fmnist.training.model import (
     activation_floats,
     build_model,
     check_memory,
+    learning_rate,
     save_model,
 )
 
@@ -160,3 +161,25 @@ def test_the_estimate_bounds_a_real_training_step():
     params = train_params(model="cnn", batch_size=2048)
     estimate = TRAIN_BYTES_PER_FLOAT * activation_floats(params) * 2048
     assert 0.3 * estimate < measured < estimate, (measured, estimate)
+
+
+@pytest.mark.parametrize("warmup_epochs", [0, 2])
+def test_cosine_schedule_warms_up_then_decays_to_zero(warmup_epochs):
+    params = dataclasses.replace(
+        load_params(ROOT / "params.yaml").train,
+        model="cnn",
+        epochs=5,
+        batch_size=100,
+        learning_rate=0.002,
+        lr_schedule="cosine",
+        warmup_epochs=warmup_epochs,
+    )
+    schedule = learning_rate(params, train_size=1000)  # 10 steps an epoch
+    rate = {step: float(schedule(step)) for step in (0, 10, 20, 35, 50)}
+    if warmup_epochs:
+        assert rate[0] == 0.0 and rate[10] == pytest.approx(0.001)  # halfway up the warm-up
+        assert rate[20] == pytest.approx(0.002)  # the peak, where the cosine starts
+        assert rate[35] == pytest.approx(0.001)  # halfway down the 30 steps that follow
+    else:
+        assert rate[0] == pytest.approx(0.002) and rate[10] < 0.002
+    assert rate[50] == pytest.approx(0.0, abs=1e-9)

@@ -14,7 +14,7 @@ from fmnist.core.dataset import load_split
 from fmnist.helpers.memory import available_memory
 from fmnist.params import load_params
 from fmnist.stages import stage_main
-from fmnist.training.export import AGREEMENT_IMAGES, export
+from fmnist.training.export import AGREEMENT_IMAGES, export, with_test_time_flip
 from fmnist.training.fit import fit, make_deterministic
 from fmnist.training.model import build_model, check_memory, save_model, uses_xla
 
@@ -46,11 +46,14 @@ def _run(root: Path) -> None:
             held_out=test,
             on_epoch=lambda row: log_epoch(live, row),
             jit_compile=uses_xla(params),
+            flip=params.flip,
+            label_smoothing=params.label_smoothing,
         )
         fit_s = time.perf_counter() - start
     start = time.perf_counter()
+    shipped = with_test_time_flip(model) if params.test_time_flip else model
     # Checked against Keras on real images before it is written: what ships computes the same.
-    tflite = export(model, test.images[:AGREEMENT_IMAGES])
+    tflite = export(shipped, test.images[:AGREEMENT_IMAGES])
     export_s = time.perf_counter() - start
     save_model(model, root / paths.KERAS_MODEL)
     write_bytes(root / paths.MODEL, tflite)

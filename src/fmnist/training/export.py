@@ -72,6 +72,15 @@ def max_logit_difference(model: keras.Model, classifier: Classifier, images: np.
     return float(np.max(np.abs(classifier.logits(images) - expected)))
 
 
+def with_test_time_flip(model: keras.Model) -> keras.Model:
+    """`model` run on each image and on its mirror image, their logits averaged: one network,
+    so the .tflite that ships does it for every caller."""
+    images = keras.Input(shape=model.input_shape[1:])
+    mirrored = keras.ops.flip(images, axis=2)  # (N, height, width): width is axis 2
+    logits = keras.layers.Average()([model(images), model(mirrored)])
+    return keras.Model(images, logits, name=f"{model.name}_flip_averaged")
+
+
 def export(model: keras.Model, images: np.ndarray) -> bytes:
     """The sealed .tflite of `model`, refused unless it agrees with Keras on `images`."""
     sealed = seal(convert(model))

@@ -43,14 +43,24 @@ def _cnn_layers(cnn: CnnParams) -> list[keras.layers.Layer]:
     return layers
 
 
-def _learning_rate(
+def learning_rate(
     params: TrainParams, train_size: int
 ) -> float | keras.optimizers.schedules.LearningRateSchedule:
-    """The constant rate, or a cosine decay to 0 over all of the run's optimizer steps."""
+    """The constant rate, or a cosine decay to 0 over all of the run's optimizer steps, after
+    a linear warm-up from 0 over the first warmup_epochs."""
     if params.lr_schedule == "constant":
         return params.learning_rate
-    steps = params.epochs * math.ceil(train_size / params.batch_size)
-    return keras.optimizers.schedules.CosineDecay(params.learning_rate, decay_steps=steps)
+    steps_per_epoch = math.ceil(train_size / params.batch_size)
+    steps = params.epochs * steps_per_epoch
+    if not params.warmup_epochs:
+        return keras.optimizers.schedules.CosineDecay(params.learning_rate, decay_steps=steps)
+    warmup = params.warmup_epochs * steps_per_epoch
+    return keras.optimizers.schedules.CosineDecay(
+        0.0,
+        decay_steps=steps - warmup,
+        warmup_target=params.learning_rate,
+        warmup_steps=warmup,
+    )
 
 
 def build_model(params: TrainParams, train_size: int = TRAIN_SIZE) -> keras.Model:
@@ -61,7 +71,7 @@ def build_model(params: TrainParams, train_size: int = TRAIN_SIZE) -> keras.Mode
         name=f"fmnist_{params.model}",
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=_learning_rate(params, train_size)),
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate(params, train_size)),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
@@ -118,8 +128,9 @@ def check_memory(params: TrainParams, weights: int, held_out: int, available: in
 def uses_xla(params: TrainParams) -> bool:
     """Whether fit can compile the network with XLA: not the CNN, whose max pooling has no
     deterministic XLA gradient ("MaxPool gradient ops do not yet have a deterministic XLA
-    implementation" under op determinism)."""
-    return params.model == "dense"
+    implementation" under op determinism), nor a run with flips or label smoothing, which
+    fit's XLA loop does not take."""
+    return params.model == "dense" and not (params.flip or params.label_smoothing)
 
 
 # Keras stamps the archive with the save date, zip times and Python object ids (as
