@@ -5,7 +5,8 @@ params.yaml's train section with those overrides (and model: cnn) on 54,000 trai
 scores the other 6,000 after every epoch, and appends the result to bench/tune_results.jsonl:
 the last and best validation accuracy, the last one with flip averaging (the model on each
 image and its mirror, logits averaged, as `train.test_time_flip` ships it) and the fit time.
-The test set is never read here.
+The test set is never read here. `python bench/tune_cnn.py --table` prints the results as the
+README's table.
 """
 
 from __future__ import annotations
@@ -96,5 +97,28 @@ def main(name: str, overrides_json: str) -> None:
     print(json.dumps(result))
 
 
+def table() -> str:
+    """The results so far, one Markdown row per candidate, in the order they ran."""
+    rows = [
+        "| candidate | filters | epochs | batch | flip | smoothing | fit, 60,000 images | "
+        "validation last / best | with flip averaging |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for line in RESULTS.read_text().splitlines():
+        result = json.loads(line)
+        given = result["overrides"]
+        rows.append(
+            f"| {result['name']} | {given['cnn']['filters']} | {result['epochs']} | "
+            f"{given['batch_size']} | {'yes' if given['flip'] else 'no'} | "
+            f"{given['label_smoothing']} | {result['fit_s_60k']:.0f} s | "
+            f"{result['val_last']:.4f} / {result['val_best']:.4f} | "
+            f"{result['val_flip_averaged']:.4f} |"
+        )
+    return "\n".join(rows)
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    if sys.argv[1:] == ["--table"]:
+        print(table())
+    else:
+        main(*sys.argv[1:3])

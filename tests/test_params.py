@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -316,7 +317,8 @@ def make_cnn_settings() -> dict[str, str]:
     """The Makefile's `make cnn` overrides, as dvc exp run -S gets them."""
     text = (ROOT / "Makefile").read_text()
     block = text[text.index("CNN_SETTINGS :=") : text.index("\n\n", text.index("CNN_SETTINGS :="))]
-    pairs = [word for word in block.replace("\\", " ").split() if "=" in word and "." in word]
+    words = shlex.split(block.split(":=", 1)[1].replace("\\\n", " "))
+    pairs = [word for word in words if word != "-S"]
     return dict(pair.split("=", 1) for pair in pairs)
 
 
