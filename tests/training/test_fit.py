@@ -218,12 +218,3 @@ def test_label_smoothing_is_cross_entropy_against_smoothed_targets():
     expected = -np.mean(np.sum(targets * log_softmax, axis=1))
     assert float(training_loss(model, 0.2)(labels, logits)) == pytest.approx(expected, rel=1e-5)
     assert training_loss(model, 0.0) is model.loss
-
-
-def test_xla_loop_refuses_options_it_does_not_take(subset):
-    params = load_params(ROOT / "params.yaml").train
-    make_deterministic(1)
-    model = build_model(params)
-    with pytest.raises(ValueError, match="without XLA"):
-        fit(model, subset, 1, 32, 1, flip=True)
-    assert uses_xla(params) and not uses_xla(dataclasses.replace(params, flip=True))

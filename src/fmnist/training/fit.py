@@ -4,9 +4,8 @@ Keras' own fit pays a Python round trip per batch. Here each epoch is one XLA-co
 over the epoch's shuffled batch indices, with the images passed in as an argument (captured
 as a graph constant instead, they make it hundreds of times slower). The arithmetic is the
 same: same batches, same loss, same updates. Without XLA (`jit_compile=False`, for the CNN:
-XLA has no deterministic gradient of max pooling) each batch is one call of a TensorFlow graph:
-oneDNN's kernels run there, and not inside a graph's while loop (an epoch of the default CNN
-took 40 s in the loop, 28 s batch by batch, on this 2-core AMD EPYC).
+XLA has no deterministic gradient of max pooling) the same loop runs as a TensorFlow graph
+(one call per batch instead was no faster: 28 s an epoch of the [32, 64] CNN either way here).
 
 Two training-only options, both off for the tutorial's dense model: horizontal flips (clothing
 is left-right symmetric; a seeded half of the images is mirrored each epoch, picked by index,
@@ -70,23 +69,12 @@ def _step(model: keras.Model, loss_function: LossFunction, x: tf.Tensor, y: tf.T
     return loss * tf.cast(tf.shape(y)[0], tf.float32), tf.reduce_sum(tf.cast(hits, tf.int32))
 
 
-def _batch_function(model: keras.Model, loss_function: LossFunction):
-    model.optimizer.build(model.trainable_variables)
-
-    @tf.function(autograph=False)
-    def run(images: tf.Tensor, labels: tf.Tensor, batch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """One step on the images at indices `batch`."""
-        return _step(model, loss_function, tf.gather(images, batch), tf.gather(labels, batch))
-
-    return run
-
-
-def _epoch_function(model: keras.Model):
+def _epoch_function(model: keras.Model, loss_function: LossFunction, jit_compile: bool):
     model.optimizer.build(model.trainable_variables)
 
     # The loop is written as tf.while_loop, so no autograph: converting this function's source
     # cost about 0.07 s of the 0.24 s that tracing took.
-    @tf.function(jit_compile=True, autograph=False)
+    @tf.function(jit_compile=jit_compile, autograph=False)
     def run(
         images: tf.Tensor, labels: tf.Tensor, batches: tf.Tensor
     ) -> tuple[tf.Tensor, tf.Tensor]:
@@ -96,7 +84,7 @@ def _epoch_function(model: keras.Model):
             i: tf.Tensor, loss_sum: tf.Tensor, correct: tf.Tensor
         ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
             x, y = tf.gather(images, batches[i]), tf.gather(labels, batches[i])
-            batch_loss, batch_correct = _step(model, model.loss, x, y)
+            batch_loss, batch_correct = _step(model, loss_function, x, y)
             return i + 1, loss_sum + batch_loss, correct + batch_correct
 
         steps = tf.shape(batches)[0]
@@ -152,13 +140,7 @@ def fit(
     "held_out_accuracy") for monitoring only: nothing is chosen by them and they use no
     randomness, so the weights are bit-identical with or without it.
     """
-    loss_function = training_loss(model, label_smoothing)
-    if jit_compile:
-        if flip or label_smoothing:
-            raise ValueError("flips and label smoothing run without XLA (jit_compile=False)")
-        run_epoch = _epoch_function(model)
-    else:
-        run_batch = _batch_function(model, loss_function)
+    run_epoch = _epoch_function(model, training_loss(model, label_smoothing), jit_compile)
     if held_out is not None:
         score = _score_function(model)
         held_out_tensors = _tensor(held_out.images), tf.constant(held_out.labels.astype(np.int32))
@@ -174,17 +156,13 @@ def fit(
         order = rng.permutation(count).astype(np.int32)
         if offsets is not None:
             order += next(offsets)[order]
+        # Full batches in one call; a last partial batch (Keras fit keeps it too) in a second.
         loss_sum, correct = 0.0, 0
-        if jit_compile:
-            # Full batches in one call; a last partial batch (Keras fit keeps it too) in a second.
-            parts = [order[:full].reshape(-1, batch_size), order[full:].reshape(1, -1)]
-            results = [run_epoch(images, labels, tf.constant(part)) for part in parts if part.size]
-        else:
-            parts = [order[start : start + batch_size] for start in range(0, count, batch_size)]
-            results = [run_batch(images, labels, tf.constant(part)) for part in parts]
-        for batch_loss, batch_correct in results:
-            loss_sum += float(batch_loss)
-            correct += int(batch_correct)
+        for batches in (order[:full].reshape(-1, batch_size), order[full:].reshape(1, -1)):
+            if batches.size:
+                batch_loss, batch_correct = run_epoch(images, labels, tf.constant(batches))
+                loss_sum += float(batch_loss)
+                correct += int(batch_correct)
         row = {"epoch": epoch, "loss": loss_sum / count, "accuracy": correct / count}
         if held_out is not None:
             held_out_loss, held_out_correct = score(*held_out_tensors)

@@ -128,9 +128,8 @@ def check_memory(params: TrainParams, weights: int, held_out: int, available: in
 def uses_xla(params: TrainParams) -> bool:
     """Whether fit can compile the network with XLA: not the CNN, whose max pooling has no
     deterministic XLA gradient ("MaxPool gradient ops do not yet have a deterministic XLA
-    implementation" under op determinism), nor a run with flips or label smoothing, which
-    fit's XLA loop does not take."""
-    return params.model == "dense" and not (params.flip or params.label_smoothing)
+    implementation" under op determinism)."""
+    return params.model == "dense"
 
 
 # Keras stamps the archive with the save date, zip times and Python object ids (as
