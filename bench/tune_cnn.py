@@ -100,16 +100,17 @@ def main(name: str, overrides_json: str) -> None:
 def table() -> str:
     """The results so far, one Markdown row per candidate, in the order they ran."""
     rows = [
-        "| candidate | filters | epochs | batch | flip | smoothing | fit, 60,000 images | "
-        "validation last / best | with flip averaging |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| candidate | filters | epochs | batch | Adam rate, warm-up | flip | smoothing | "
+        "fit, 60,000 images | validation last / best | with flip averaging |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for line in RESULTS.read_text().splitlines():
         result = json.loads(line)
         given = result["overrides"]
         rows.append(
             f"| {result['name']} | {given['cnn']['filters']} | {result['epochs']} | "
-            f"{given['batch_size']} | {'yes' if given['flip'] else 'no'} | "
+            f"{given['batch_size']} | {given['learning_rate']}, {given['warmup_epochs']} | "
+            f"{'yes' if given['flip'] else 'no'} | "
             f"{given['label_smoothing']} | {result['fit_s_60k']:.0f} s | "
             f"{result['val_last']:.4f} / {result['val_best']:.4f} | "
             f"{result['val_flip_averaged']:.4f} |"
