@@ -155,13 +155,8 @@ BAD_MUTATIONS = [
     ("warmup-float", setter("train", "warmup_epochs", 1.5), ["train.warmup_epochs", "integer"]),
     ("warmup-missing", deleter("train", "warmup_epochs"), ["train.warmup_epochs", "missing"]),
     (
-        "warmup-constant",
-        setter("train", "warmup_epochs", 1),
-        ["train.warmup_epochs", "needs train.lr_schedule: cosine"],
-    ),
-    (
         "warmup-whole-run",
-        lambda raw: raw["train"].update(lr_schedule="cosine", warmup_epochs=10),
+        setter("train", "warmup_epochs", 10),
         ["train.warmup_epochs", "10 leaves no epoch", "train.epochs: 10"],
     ),
     # An integer too big for a float: a ParamsError, not an OverflowError traceback.

@@ -17,9 +17,30 @@ def _ignore_sigint() -> None:
         signals.signal(signals.SIGINT, signals.SIG_IGN)
 
 
+def _redeliver_interrupt(unraisable) -> None:
+    """A Ctrl-C that lands in a callback Python cannot raise from (an import lock's weakref
+    callback, seen once while TensorFlow loaded) would print "Exception ignored" and a traceback,
+    and then be lost: it is sent again, to land in the command like any other. Sent from another
+    thread, a moment later: sent at once, it would raise inside this hook and be lost again."""
+    if issubclass(unraisable.exc_type, KeyboardInterrupt):
+        import _thread
+        import os
+        import signal
+        import time
+
+        def resend() -> None:
+            time.sleep(0.05)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        _thread.start_new_thread(resend, ())
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def guarded(name: str, command: Callable[[], int]) -> int:
     """Run `command` (which does its own imports); 130 and one line on an interrupt at any point."""
     code = None
+    sys.unraisablehook = _redeliver_interrupt
     try:
         import signal
 

@@ -66,8 +66,6 @@ class TrainParams:
     cnn: CnnParams
 
     def __post_init__(self) -> None:
-        if self.warmup_epochs and self.lr_schedule != "cosine":
-            raise ParamsError("train.warmup_epochs: a warm-up needs train.lr_schedule: cosine")
         if self.warmup_epochs >= self.epochs:
             raise ParamsError(
                 f"train.warmup_epochs: {self.warmup_epochs} leaves no epoch after the warm-up "

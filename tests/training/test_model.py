@@ -183,3 +183,12 @@ def test_cosine_schedule_warms_up_then_decays_to_zero(warmup_epochs):
     else:
         assert rate[0] == pytest.approx(0.002) and rate[10] < 0.002
     assert rate[50] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_constant_rate_after_a_warm_up():
+    params = dataclasses.replace(
+        load_params(ROOT / "params.yaml").train, epochs=5, batch_size=100, warmup_epochs=1
+    )
+    schedule = learning_rate(params, train_size=1000)
+    assert [float(schedule(step)) for step in (0, 5)] == [0.0, pytest.approx(0.0005)]
+    assert {round(float(schedule(step)), 9) for step in (10, 30, 50)} == {0.001}

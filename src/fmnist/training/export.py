@@ -75,9 +75,10 @@ def max_logit_difference(model: keras.Model, classifier: Classifier, images: np.
 def with_test_time_flip(model: keras.Model) -> keras.Model:
     """`model` run on each image and on its mirror image, their logits averaged: one network,
     so the .tflite that ships does it for every caller."""
-    images = keras.Input(shape=model.input_shape[1:])
+    # Named, not numbered per process: the names are in the .tflite's bytes.
+    images = keras.Input(shape=model.input_shape[1:], name="images")
     mirrored = keras.ops.flip(images, axis=2)  # (N, height, width): width is axis 2
-    logits = keras.layers.Average()([model(images), model(mirrored)])
+    logits = keras.layers.Average(name="flip_average")([model(images), model(mirrored)])
     return keras.Model(images, logits, name=f"{model.name}_flip_averaged")
 
 

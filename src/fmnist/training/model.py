@@ -46,9 +46,9 @@ def _cnn_layers(cnn: CnnParams) -> list[keras.layers.Layer]:
 def learning_rate(
     params: TrainParams, train_size: int
 ) -> float | keras.optimizers.schedules.LearningRateSchedule:
-    """The constant rate, or a cosine decay to 0 over all of the run's optimizer steps, after
-    a linear warm-up from 0 over the first warmup_epochs."""
-    if params.lr_schedule == "constant":
+    """The constant rate, or a cosine decay to 0 over all of the run's optimizer steps; either
+    after a linear warm-up from 0 over the first warmup_epochs."""
+    if params.lr_schedule == "constant" and not params.warmup_epochs:
         return params.learning_rate
     steps_per_epoch = math.ceil(train_size / params.batch_size)
     steps = params.epochs * steps_per_epoch
@@ -58,6 +58,8 @@ def learning_rate(
     return keras.optimizers.schedules.CosineDecay(
         0.0,
         decay_steps=steps - warmup,
+        # alpha is the floor as a fraction of the rate: 1 keeps it constant after the warm-up.
+        alpha=1.0 if params.lr_schedule == "constant" else 0.0,
         warmup_target=params.learning_rate,
         warmup_steps=warmup,
     )

@@ -1,0 +1,32 @@
+"""The Ctrl-C guard: an interrupt Python can only report as "ignored" still ends the command."""
+
+import subprocess
+import sys
+
+# A KeyboardInterrupt raised in a finalizer is one Python cannot raise into the program: it
+# reports it through sys.unraisablehook ("Exception ignored in ...", a traceback) and goes on, as
+# it did once inside an import lock's callback while TensorFlow loaded under a Ctrl-C.
+PROGRAM = """
+import time
+from fmnist.entry import guarded
+
+class Finalizer:
+    def __del__(self):
+        raise KeyboardInterrupt
+
+def command():
+    Finalizer()
+    for _ in range(100):
+        time.sleep(0.01)
+    print("finished")
+    return 0
+
+raise SystemExit(guarded("demo", command))
+"""
+
+
+def test_an_interrupt_python_reports_as_ignored_still_interrupts_in_one_line():
+    result = subprocess.run(
+        [sys.executable, "-c", PROGRAM], capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (130, "", "demo: interrupted\n")
