@@ -6,8 +6,14 @@ VENV := .venv
 # Stage commands call `python`: the project's environment comes first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(HOME)/.local/bin:$(PATH)
 
-.PHONY: setup data browser repro cnn plots test test-fast lint format bench remote-up remote-down push pull report
+.PHONY: help setup check data browser repro cnn experiments plots test tests test-fast lint format \
+  bench remote-up remote-down push pull report
+.DEFAULT_GOAL := help
 PLOTS_TEMPLATE := build/plots-template.html
+
+# `make` alone: every target with its `##` line.
+help:
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 # --compile-bytecode: with .pyc files written once here, `import tensorflow` takes about 4.5 s
 # instead of 10 s in every stage, even where PYTHONDONTWRITEBYTECODE stops Python writing them.
@@ -16,15 +22,18 @@ $(VENV)/.synced: pyproject.toml uv.lock Makefile
 	uv sync --locked --compile-bytecode
 	@touch $@
 
-setup: $(VENV)/.synced
+setup: $(VENV)/.synced ## the locked environment in .venv (uv installed if missing)
 
-data: setup
+# Bad params fail here, once and in one line, before any other step reads them: the data step
+# reads the mirrors from params.yaml, and DVC parses the file before any stage, expanding YAML
+# aliases as it goes (a "billion laughs" file takes it to 8 GB); the loader refuses them.
+check: setup ## params.yaml through the strict loader
+	@python -m fmnist.stages check
+
+data: check ## make the Fashion-MNIST files reachable (Debian package, as root)
 	@bash scripts/ensure-data.sh
 
-# The check stage first, outside DVC too: DVC parses params.yaml before any stage and expands
-# YAML aliases as it goes (a "billion laughs" file takes it to 8 GB); the loader refuses them.
-repro: setup data
-	python -m fmnist.stages check
+repro: data ## run the pipeline: dvc repro (data -> model -> metrics)
 	dvc repro
 
 # The tuned CNN as a DVC experiment beside the committed dense run (README: "Beyond the
@@ -35,60 +44,67 @@ CNN_SETTINGS := -S train.model=cnn -S train.epochs=30 -S train.batch_size=512 \
   -S train.label_smoothing=0.1 -S train.flip=true -S train.test_time_flip=true \
   -S 'train.cnn.filters=[16,32]' -S train.cnn.dropout=0.0 -S train.cnn.dense_dropout=0.2
 
-cnn: setup data
-	dvc exp run $(CNN_SETTINGS)
-	dvc exp show --drop '.*' --keep 'Experiment|^test_accuracy$$|^train_accuracy$$|^train\.model$$'
+cnn: data ## the tuned CNN as a DVC experiment (about 5 minutes of training)
+	@dvc exp run $(CNN_SETTINGS) || { echo "cnn: the workspace holds the experiment's params:" \
+	  "\`git checkout params.yaml\` undoes them" >&2; exit 1; }
+	@$(MAKE) --no-print-directory experiments
+
+# The columns that tell runs apart; plain `dvc exp show` is over 1,000 characters wide.
+EXP_COLUMNS := Experiment|Created|^test_accuracy$$|^train_accuracy$$|^accuracy_gap$$|^test_loss$$|^train\.(model|epochs|batch_size|learning_rate|seed)$$
+experiments: setup ## the experiments beside the committed run, in the columns that matter
+	@dvc exp show --no-pager --md --drop '.*' --keep '$(EXP_COLUMNS)'
 
 # vega inlined, so the page renders offline (DVC's default page loads it from a CDN).
 $(PLOTS_TEMPLATE): scripts/plots-template.sh
 	@command -v npm >/dev/null && bash scripts/plots-template.sh $@ \
 	  || echo "plots: no npm to fetch vega; dvc plots show will use DVC's online page"
 
-# `dvc plots show` into dvc_plots/index.html; open it in a browser.
-plots: setup $(PLOTS_TEMPLATE)
+plots: setup $(PLOTS_TEMPLATE) ## every plot in one page, dvc_plots/index.html (offline)
 	dvc plots show $$([ -f $(PLOTS_TEMPLATE) ] && echo --html-template $(PLOTS_TEMPLATE))
 
 # Headless Chromium for the test that looks at the rendered plots page.
-browser:
+browser: ## headless Chromium (Debian package), for the plots test
 	@bash scripts/ensure-browser.sh
 
-lint: setup
+lint: setup ## ruff check and ruff format --check
 	ruff check .
 	ruff format --check .
 
-format: setup
+format: setup ## ruff format and ruff check --fix
 	ruff format .
 	ruff check --fix .
 
 # The whole suite, on both cores: pytest-xdist keeps each test file in one worker (--dist
 # loadfile), so a file's project copy or server is built once.
-test: setup data browser $(PLOTS_TEMPLATE) lint
+test: data browser $(PLOTS_TEMPLATE) lint ## the whole suite, what CI runs (about 16 minutes)
 	pytest -n 2 --dist loadfile
 
+tests: test ## the same as make test
+
 # The edit loop: no dvc subprocess, no browser, no server, no training beyond a few batches.
-test-fast: setup data
+test-fast: data ## the edit loop: no dvc, browser, server or real training
 	pytest -m "not slow" -q
 
-bench: setup data
+bench: data ## the tutorial's training beside ours, timed in one run (about 10 minutes)
 	python bench/run.py
 
 # A local S3 server (rclone serve s3 on 127.0.0.1, objects under ~/.cache/fmnist/s3) as this
 # clone's default DVC remote, in .dvc/config.local. Idempotent; PORT picks another port.
 PORT ?= 9021
-remote-up: setup
+remote-up: setup ## a local S3 server as this clone's DVC remote (PORT=9021)
 	python -m fmnist.tools.remote up --port $(PORT)
 
-remote-down: setup
+remote-down: setup ## stop the local S3 server
 	python -m fmnist.tools.remote down
 
 # dvc push / pull through the configured remote, with a hint where DVC's message is opaque.
-push: setup
+push: setup ## dvc push, run-cache included
 	python -m fmnist.tools.remote push
 
-pull: setup
+pull: setup ## dvc pull, run-cache included: the committed model without training
 	python -m fmnist.tools.remote pull
 
 # The workspace against BASE (default main) in Markdown, as CI posts it on a pull request.
 BASE ?= main
-report: setup
+report: setup ## build/report.md: params, metrics and per-class F1 against BASE (main)
 	python -m fmnist.tools.report $(BASE)

@@ -5,9 +5,12 @@
 # install the Debian package dataset-fashion-mnist. Everywhere else, leave the system alone.
 set -euo pipefail
 
+# Exit 0: found; 1: no source has the files; 2: params.yaml refused (one line said why).
 locate() { python -m fmnist.helpers.sources; }
 
-locate && exit 0
+status=0
+locate || status=$?
+[ "$status" = 1 ] || exit "$status"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "data: installing the Debian package dataset-fashion-mnist"
   export DEBIAN_FRONTEND=noninteractive

@@ -17,6 +17,8 @@ SRC = ROOT / "src"
 STAGES = ("check", "prepare", "train", "evaluate", "predict")
 # What `python -m fmnist.stages NAME` runs before the stage's own module.
 DISPATCH = "fmnist.stages.__main__"
+# Every command finds the project's environment, activated or not.
+PATH_FIRST = 'PATH="$DVC_ROOT/.venv/bin:$PATH"'
 
 
 def module_file(module: str) -> Path:
@@ -69,7 +71,7 @@ def test_every_stage_exists_and_runs_its_module():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     assert list(stages) == list(STAGES)
     for stage in STAGES:
-        assert stages[stage]["cmd"] == f"python -m fmnist.stages {stage}"
+        assert stages[stage]["cmd"] == f"{PATH_FIRST} python -m fmnist.stages {stage}"
 
 
 def test_code_deps_are_exactly_the_imported_modules():

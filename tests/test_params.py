@@ -220,7 +220,9 @@ def test_params_are_frozen(path, value):
     ("text", "fragments"),
     [
         pytest.param("train: [epochs: 10\n", ["params.yaml", "invalid YAML"], id="invalid-yaml"),
-        pytest.param("a: 1\n\tb: 2\n", ["params.yaml", "invalid YAML"], id="tab-indent"),
+        pytest.param(
+            "a: 1\n\tb: 2\n", ["params.yaml: a tab character at line 2, column 1"], id="tab-indent"
+        ),
         pytest.param("", ["params.yaml", "expected a mapping"], id="empty-file"),
         pytest.param("# only a comment\n", ["params.yaml", "expected a mapping"], id="comments"),
         pytest.param("- 1\n- 2\n", ["params.yaml", "expected a mapping", "list"], id="top-list"),

@@ -2,8 +2,6 @@
 fmnist.entry's Ctrl-C guard. Kept at the package's top so that the guard is in place after
 as few imports as possible."""
 
-from __future__ import annotations
-
 from fmnist.entry import guarded
 
 

@@ -204,14 +204,24 @@ def _unique_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
 
 
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's error as one line: where, and a tab named as such (PyYAML says "found character
+    '\\t' that cannot start any token", which reads as nothing to most people)."""
+    where = getattr(error, "problem_mark", None)
+    line = f" at line {where.line + 1}" if where else ""
+    problem = getattr(error, "problem", None) or ""
+    if "'\\t'" in problem:
+        column = f", column {where.column + 1}" if where else ""
+        return f"a tab character{line}{column}; YAML indents with spaces only"
+    return f"invalid YAML{line}" + (f" ({problem})" if problem else "")
+
+
 def parse_params(text: str) -> Params:
     """Parse and validate the text of a params.yaml."""
     try:
         raw = yaml.load(text, Loader=_StrictLoader)  # safe: a SafeLoader subclass
     except yaml.YAMLError as error:
-        where = getattr(error, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where else ""
-        raise ParamsError(f"params.yaml: invalid YAML{line}") from None
+        raise ParamsError(f"params.yaml: {_yaml_problem(error)}") from None
     return _build(Params, "", raw)
 
 

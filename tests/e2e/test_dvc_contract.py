@@ -8,7 +8,11 @@ and `dvc exp` work as the README says.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -80,6 +84,7 @@ CODE_SCOPES = {
     "src/fmnist/core/dataset.py": set(ALL),
     "src/fmnist/core/paths.py": set(ALL),
     "src/fmnist/stages/__main__.py": set(ALL),
+    "src/fmnist/stages/common.py": set(ALL),
     "src/fmnist/entry.py": set(ALL),
     "src/fmnist/__init__.py": set(ALL),
     "src/fmnist/tools/cli.py": set(),  # `fmnist predict` only; no stage imports it
@@ -273,6 +278,32 @@ def test_exp_run_with_a_bad_param_fails_with_the_loader_message(project, assignm
     result = dvc(project, "exp", "run", "-S", assignment, check=False)
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
+    # DVC leaves the -S values in params.yaml and does not say so; the loader's line does.
+    assert "left its -S values in params.yaml: `git checkout params.yaml` undoes them" in (
+        result.stderr
+    )
+
+
+def test_dvc_finds_the_project_environment_without_activation(project):
+    """`.venv/bin/dvc repro` from a shell that never activated .venv: the stages still run in
+    it (each command puts $DVC_ROOT/.venv/bin first on PATH)."""
+    venv = Path(sys.executable).parent.parent  # not resolved: .venv, not the base Python
+    (project / ".venv").symlink_to(venv)
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env["PATH"] = "/usr/bin:/bin"
+    try:
+        result = subprocess.run(
+            [venv / "bin/dvc", "repro", "--force", "--single-item", "check"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        (project / ".venv").unlink()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ran_stages(result.stdout) == ["check"]
 
 
 def test_exp_run_with_a_misspelt_key_is_refused_by_dvc(project):

@@ -47,7 +47,7 @@ def test_repro_runs_all_four_stages_and_writes_every_output(project, first_repro
     metrics = json.loads((project / "metrics/evaluate.json").read_text())
     assert 0.80 < metrics["test_accuracy"] < 0.88  # one epoch: below the ten-epoch 0.885
     assert metrics["accuracy_gap"] == metrics["train_accuracy"] - metrics["test_accuracy"]
-    assert metrics["report"]["Ankle boot"]["support"] == 1000
+    assert metrics["z_per_class"]["Ankle boot"]["support"] == 1000
     predictions = json.loads((project / "reports/predictions.json").read_text())
     assert predictions[0]["index"] == 0 and predictions[0]["true_name"] == "Ankle boot"
     assert all(record["batch_consistent"] for record in predictions)
@@ -66,3 +66,11 @@ def test_metrics_show_lists_the_metrics(project, first_repro):
     predict = files["metrics/predict.json"]["data"]
     assert evaluate["test_accuracy"] > 0.8
     assert predict["samples"] == 6
+
+
+def test_metrics_diff_lists_the_headline_figures_before_the_per_class_report(project, first_repro):
+    rows = dvc(project, "metrics", "diff").stdout.splitlines()[1:]  # after the header
+    evaluate = [row.split()[1] for row in rows if row.startswith("metrics/evaluate.json")]
+    headline = ["accuracy_gap", "test_accuracy", "test_loss", "train_accuracy", "train_loss"]
+    assert evaluate[:5] == headline
+    assert len(evaluate) == 5 + 44 and all(k.startswith("z_per_class.") for k in evaluate[5:])

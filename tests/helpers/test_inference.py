@@ -49,7 +49,10 @@ def flip(data: bytes, at: int) -> bytes:
 
 
 BAD_MODELS = {
-    "missing": (lambda good, p: p / "absent.tflite", "missing; run the train stage"),
+    "missing": (
+        lambda good, p: p / "absent.tflite",
+        "missing; `make repro` builds it, or `make pull`",
+    ),
     "empty": (lambda good, p: write(p, b""), "empty file"),
     "directory": (lambda good, p: p.parent, "a directory, not a model file"),
     "garbage": (lambda good, p: write(p, b"\x00" * 100), "not a .tflite model"),

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from fmnist.core.atomic import atomic_path
-from fmnist.core.errors import FmnistError
+from fmnist.core.errors import RESTORE_HINT, FmnistError
 from fmnist.core.idx import parse_idx
 
 CLASS_NAMES: tuple[str, ...] = (
@@ -158,7 +158,7 @@ def load_split(path: Path) -> Split:
             images = _read_npy_aligned(archive, "images.npy")
             labels = _read_npy_aligned(archive, "labels.npy")
     except FileNotFoundError:
-        raise DataError(f"{path}: missing; run the prepare stage (dvc repro)") from None
+        raise DataError(f"{path}: missing; {RESTORE_HINT}") from None
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:
         raise DataError(f"{path}: corrupt or not a prepared split ({error})") from None
     if images.dtype != np.float32 or images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:

@@ -1,0 +1,1 @@
+"""What stages hand off: data sources, figures, LiteRT inference, memory budgets."""

@@ -20,7 +20,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from fmnist.core.dataset import CLASS_NAMES, IMAGE_SHAPE
-from fmnist.core.errors import FmnistError
+from fmnist.core.errors import RESTORE_HINT, FmnistError
 from fmnist.helpers.memory import memory_budget, size_text
 
 # Images per interpreter call. The CNN over 70,000 images, side by side on this machine's AMD
@@ -59,7 +59,7 @@ def seal_digest(data: bytes, position: int) -> bytes:
 def _check_bytes(path: Path, data: bytes) -> None:
     """Refuse, before LiteRT parses anything, every file that is not an intact export of ours."""
     if not data:
-        raise ModelError(f"{path}: empty file; run the train stage (dvc repro)")
+        raise ModelError(f"{path}: empty file; {RESTORE_HINT}")
     if data.startswith(_ZIP_MAGIC):
         raise ModelError(
             f"{path}: a Keras archive; fmnist runs the LiteRT export train writes beside it: "
@@ -71,7 +71,7 @@ def _check_bytes(path: Path, data: bytes) -> None:
     if position is None:
         raise ModelError(f"{path}: a .tflite model, but not one exported by fmnist's train stage")
     if data[position : position + DIGEST_SIZE] != seal_digest(data, position):
-        raise ModelError(f"{path}: damaged (its checksum does not match); run the train stage")
+        raise ModelError(f"{path}: damaged (its checksum does not match); {RESTORE_HINT}")
 
 
 @contextmanager
@@ -166,7 +166,7 @@ def load_classifier(path: Path) -> Classifier:
             raise ModelError(f"{path}: {size_text(size)}, more than this machine can spare")
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ModelError(f"{path}: missing; run the train stage (dvc repro)") from None
+        raise ModelError(f"{path}: missing; {RESTORE_HINT}") from None
     except OSError as error:
         raise ModelError(f"{path}: cannot read ({error.strerror})") from None
     _check_bytes(path, data)

@@ -172,8 +172,13 @@ def locate(sources: Sequence[Source], cache_dir: Path, timeout_s: float = 5.0) -
 
 
 def main() -> int:
-    """`python -m fmnist.helpers.sources`: print where the data is, or exit 1."""
-    found = locate(default_sources(load_params().prepare.mirrors), paths.download_cache_dir())
+    """`python -m fmnist.helpers.sources`: print where the data is, or exit 1 (2: bad params)."""
+    try:
+        mirrors = load_params().prepare.mirrors
+    except FmnistError as error:  # not a missing dataset: nothing to install
+        print(f"data: error: {error}", file=sys.stderr)
+        return 2
+    found = locate(default_sources(mirrors), paths.download_cache_dir())
     print(f"data: {found or 'no source found'}", file=sys.stderr)
     return 0 if found else 1
 

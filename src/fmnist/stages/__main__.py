@@ -4,8 +4,6 @@ The stage's module is imported here, under fmnist.entry's guard, so a Ctrl-C whi
 or NumPy loads is one line and exit 130 like one during the work, not a traceback.
 """
 
-from __future__ import annotations
-
 import sys
 
 from fmnist.entry import guarded

@@ -13,7 +13,7 @@ from pathlib import Path
 from fmnist.core import paths
 from fmnist.core.atomic import write_bytes
 from fmnist.params import load_params
-from fmnist.stages import stage_main
+from fmnist.stages.common import stage_main
 
 CHECKED = "params.yaml passed fmnist's checks\n"
 

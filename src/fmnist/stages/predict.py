@@ -11,7 +11,7 @@ from fmnist.core.atomic import write_json
 from fmnist.core.dataset import CLASS_NAMES, Split, load_split
 from fmnist.helpers.inference import Classifier, load_classifier, softmax
 from fmnist.params import PredictParams, load_params
-from fmnist.stages import stage_main
+from fmnist.stages.common import stage_main
 
 
 def check_sample(

@@ -20,7 +20,7 @@ from fmnist.core.dataset import (
 )
 from fmnist.helpers.sources import Source, default_sources, fetch
 from fmnist.params import PrepareParams, load_params
-from fmnist.stages import stage_main
+from fmnist.stages.common import stage_main
 
 
 def fetch_all(params: PrepareParams, sources: list[Source]) -> dict[str, bytes]:

@@ -13,7 +13,7 @@ from fmnist.core.atomic import write_bytes
 from fmnist.core.dataset import load_split
 from fmnist.helpers.memory import available_memory
 from fmnist.params import load_params
-from fmnist.stages import stage_main
+from fmnist.stages.common import stage_main
 from fmnist.training.export import AGREEMENT_IMAGES, export, with_test_time_flip
 from fmnist.training.fit import fit, make_deterministic
 from fmnist.training.model import build_model, check_memory, save_model, uses_xla

@@ -123,7 +123,8 @@ def load_image(stream: BinaryIO, name: str) -> np.ndarray:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         limit = f"{Image.MAX_IMAGE_PIXELS:,}"
         raise InputError(
-            f"{name}: image too large to decode safely (over {limit} pixels)"
+            f"{name}: image too large to decode safely (over {limit} pixels); shrink it first, "
+            "e.g. `convert FILE -resize 1000x1000 small.png` (ImageMagick): 28x28 is all it uses"
         ) from None
     except (OSError, ValueError, SyntaxError) as error:
         raise InputError(f"{name}: corrupt or truncated image ({error})") from None

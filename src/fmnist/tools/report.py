@@ -16,6 +16,7 @@ from fmnist.core import paths
 from fmnist.core.atomic import write_bytes
 from fmnist.core.dataset import CLASS_NAMES
 from fmnist.core.errors import FmnistError, run_stage
+from fmnist.stages.evaluate import PER_CLASS_KEY
 
 REPORT = Path("build/report.md")
 
@@ -34,15 +35,21 @@ def _dvc(*args: str) -> str:
     return result.stdout.strip()
 
 
-def _metrics_at(revision: str) -> dict | None:
-    """evaluate's metrics as committed at `revision`, or None where it has none."""
+def _committed(revision: str, path: Path) -> dict | None:
+    """A JSON file as committed at `revision`, or None where it has none."""
     shown = subprocess.run(
-        ["git", "show", f"{revision}:{paths.EVALUATE_METRICS.as_posix()}"],
+        ["git", "show", f"{revision}:{path.as_posix()}"],
         capture_output=True,
         text=True,
         check=False,
     )
     return json.loads(shown.stdout) if shown.returncode == 0 else None
+
+
+def _class_report_at(revision: str) -> dict | None:
+    """evaluate's per-class report at `revision` (under "report" before it sorted last)."""
+    committed = _committed(revision, paths.EVALUATE_METRICS) or {}
+    return committed.get(PER_CLASS_KEY, committed.get("report"))
 
 
 def per_class_table(workspace: dict, base: dict | None) -> str:
@@ -52,8 +59,8 @@ def per_class_table(workspace: dict, base: dict | None) -> str:
         "|---|---|---|---|---|---|",
     ]
     for name in CLASS_NAMES:
-        ours = workspace["report"][name]
-        theirs = base["report"][name]["f1-score"] if base else None
+        ours = workspace[name]
+        theirs = base[name]["f1-score"] if base else None
         change = f"{ours['f1-score'] - theirs:+.4f}" if theirs is not None else ""
         rows.append(
             f"| {name} | {ours['precision']:.4f} | {ours['recall']:.4f} | "
@@ -62,7 +69,9 @@ def per_class_table(workspace: dict, base: dict | None) -> str:
     return "\n".join(rows)
 
 
-def build_report(base: str, params_md: str, metrics_md: str, workspace: dict, base_metrics) -> str:
+def build_report(
+    base: str, params_md: str, metrics_md: str, metrics: dict, classes: dict, base_classes
+) -> str:
     """The report's Markdown from its parts."""
     pictures = "\n".join(
         f"![{name}]({(paths.FIGURES_DIR / f'{name}.png').as_posix()})"
@@ -71,29 +80,35 @@ def build_report(base: str, params_md: str, metrics_md: str, workspace: dict, ba
     return "\n\n".join(
         [
             f"## fmnist: workspace against `{base}`",
-            f"Test accuracy **{workspace['test_accuracy']:.4f}**, "
-            f"gap (train - test) {workspace['accuracy_gap']:.4f}.",
+            f"Test accuracy **{metrics['test_accuracy']:.4f}**, "
+            f"gap (train - test) {metrics['accuracy_gap']:.4f}.",
             "### Params\n\n" + (params_md or "No params changed."),
             "### Metrics\n\n" + (metrics_md or "No metrics changed."),
-            "### Per class (test set)\n\n" + per_class_table(workspace, base_metrics),
+            "### Per class (test set)\n\n" + per_class_table(classes, base_classes),
             "### Pictures\n\n" + pictures,
         ]
     )
 
 
-def _run(base: str) -> None:
+def _read_json(path: Path) -> dict:
     try:
-        workspace = json.loads(paths.EVALUATE_METRICS.read_text())
+        return json.loads(path.read_text())
     except (OSError, ValueError):
-        raise ReportError(
-            f"{paths.EVALUATE_METRICS}: missing or unreadable; run `make repro`"
-        ) from None
+        raise ReportError(f"{path}: missing or unreadable; run `make repro`") from None
+
+
+def _run(base: str) -> None:
+    metrics = _read_json(paths.EVALUATE_METRICS)
+    metrics_md = _dvc("metrics", "diff", base, "--md")
+    # The per-class figures have their own table below.
+    headline = "\n".join(row for row in metrics_md.splitlines() if PER_CLASS_KEY not in row)
     text = build_report(
         base,
         _dvc("params", "diff", base, "--md"),
-        _dvc("metrics", "diff", base, "--md"),
-        workspace,
-        _metrics_at(base),
+        headline,
+        metrics,
+        metrics.get(PER_CLASS_KEY, {}),
+        _class_report_at(base),
     )
     write_bytes(REPORT, (text + "\n").encode())
     print(f"report: wrote {REPORT}")

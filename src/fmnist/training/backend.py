@@ -6,8 +6,12 @@ module of ours that needs Keras or TensorFlow (fit, model) takes them from this 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import sys
+import tempfile
+from collections.abc import Iterator
 
 # XLA's CPU backend sends a dot to YNNPACK when it can: here the two forward products. Eigen
 # runs the large one, the first layer's, faster (an epoch took 0.41-0.44 s with Eigen for every
@@ -37,12 +41,43 @@ os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 # scikit-learn in its stride, so it is hidden while they load; the wrappers stay off in this
 # process, and an import of sklearn afterwards works as usual.
 _hide_sklearn = "sklearn" not in sys.modules
-if _hide_sklearn:
-    sys.modules["sklearn"] = None  # type: ignore[assignment]
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
-if _hide_sklearn:
-    del sys.modules["sklearn"]
+# TensorFlow's native libraries log at start-up through absl, twice (two copies of it load), and
+# TF_CPP_MIN_LOG_LEVEL (fmnist/__init__.py sets 3) does not reach these lines: "All log messages
+# before absl::InitializeLog() ...", "oneDNN custom operations are on", "Could not find cuda
+# drivers". They are written to the file descriptor, not through Python.
+_ABSL_CHATTER = re.compile(rb"WARNING: All log messages before absl::InitializeLog|I\d{4} [\d:. ]+")
+
+
+@contextlib.contextmanager
+def _startup_log_hidden() -> Iterator[None]:
+    """Drop the native libraries' informational start-up lines from stderr; keep every other
+    line (warnings, errors, Python's own output). A user who sets TF_CPP_MIN_LOG_LEVEL below 3
+    sees everything."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "3":
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            os.write(2, b"".join(line for line in captured if not _ABSL_CHATTER.match(line)))
+
+
+with _startup_log_hidden():
+    if _hide_sklearn:
+        sys.modules["sklearn"] = None  # type: ignore[assignment]
+    import keras
+    import tensorflow as tf
+
+    if _hide_sklearn:
+        del sys.modules["sklearn"]
 
 __all__ = ["ISA_FLAG", "YNN_FLAG", "keras", "tf"]
