@@ -20,6 +20,10 @@ MODEL = Path("models/model.tflite")
 # dvclive's directory: per-epoch curves under plots/metrics/, the last epoch in metrics.json.
 TRAIN_LIVE = Path("reports/live")
 EVALUATE_METRICS = Path("metrics/evaluate.json")
+# Where in it scikit-learn's per-class report lives: `dvc metrics diff` and `dvc exp show` sort a
+# file's keys (and list the files in no fixed order), so "z_" keeps its 44 figures after the
+# five headline ones rather than before them.
+PER_CLASS_KEY = "z_per_class"
 PREDICT_METRICS = Path("metrics/predict.json")
 PREDICTIONS = Path("reports/predictions.json")
 CONFUSION = Path("reports/confusion.json")

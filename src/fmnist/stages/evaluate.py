@@ -14,8 +14,6 @@ from fmnist.helpers import figures
 from fmnist.helpers.inference import load_classifier, softmax
 from fmnist.stages.common import stage_main
 
-PER_CLASS_KEY = "z_per_class"
-
 
 def loss_and_accuracy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     """Mean sparse categorical cross-entropy from logits, and accuracy."""
@@ -82,9 +80,7 @@ def evaluate(test: Split, test_logits: np.ndarray, train: Split, train_logits: n
         "train_accuracy": train_accuracy,
         # The tutorial's overfitting signal: how much better the model does on what it saw.
         "accuracy_gap": train_accuracy - test_accuracy,
-        # `dvc metrics diff` and `dvc exp show` sort a file's keys (and put its files in no fixed
-        # order): "z_" keeps scikit-learn's 44 figures after the five above, not before them.
-        PER_CLASS_KEY: class_report(test.labels, test_logits.argmax(axis=1)),
+        paths.PER_CLASS_KEY: class_report(test.labels, test_logits.argmax(axis=1)),
     }
 
 
@@ -95,7 +91,7 @@ def _run(root: Path) -> None:
     train_logits = classifier.logits(train.images)
     metrics = evaluate(test, test_logits, train, train_logits)
     write_json(root / paths.CONFUSION, confusion_records(test.labels, test_logits.argmax(axis=1)))
-    write_json(root / paths.PER_CLASS, per_class_records(metrics[PER_CLASS_KEY]))
+    write_json(root / paths.PER_CLASS, per_class_records(metrics[paths.PER_CLASS_KEY]))
     write_figures(test, softmax(test_logits), root / paths.FIGURES_DIR)
     write_json(root / paths.EVALUATE_METRICS, metrics)
     print(

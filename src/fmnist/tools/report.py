@@ -16,7 +16,6 @@ from fmnist.core import paths
 from fmnist.core.atomic import write_bytes
 from fmnist.core.dataset import CLASS_NAMES
 from fmnist.core.errors import FmnistError, run_stage
-from fmnist.stages.evaluate import PER_CLASS_KEY
 
 REPORT = Path("build/report.md")
 
@@ -49,7 +48,7 @@ def _committed(revision: str, path: Path) -> dict | None:
 def _class_report_at(revision: str) -> dict | None:
     """evaluate's per-class report at `revision` (under "report" before it sorted last)."""
     committed = _committed(revision, paths.EVALUATE_METRICS) or {}
-    return committed.get(PER_CLASS_KEY, committed.get("report"))
+    return committed.get(paths.PER_CLASS_KEY, committed.get("report"))
 
 
 def per_class_table(workspace: dict, base: dict | None) -> str:
@@ -101,13 +100,13 @@ def _run(base: str) -> None:
     metrics = _read_json(paths.EVALUATE_METRICS)
     metrics_md = _dvc("metrics", "diff", base, "--md")
     # The per-class figures have their own table below.
-    headline = "\n".join(row for row in metrics_md.splitlines() if PER_CLASS_KEY not in row)
+    headline = "\n".join(row for row in metrics_md.splitlines() if paths.PER_CLASS_KEY not in row)
     text = build_report(
         base,
         _dvc("params", "diff", base, "--md"),
         headline,
         metrics,
-        metrics.get(PER_CLASS_KEY, {}),
+        metrics.get(paths.PER_CLASS_KEY, {}),
         _class_report_at(base),
     )
     write_bytes(REPORT, (text + "\n").encode())
