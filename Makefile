@@ -44,7 +44,7 @@ CNN_SETTINGS := -S train.model=cnn -S train.epochs=30 -S train.batch_size=512 \
   -S train.label_smoothing=0.1 -S train.flip=true -S train.test_time_flip=true \
   -S 'train.cnn.filters=[16,32]' -S train.cnn.dropout=0.0 -S train.cnn.dense_dropout=0.2
 
-cnn: data ## the tuned CNN as a DVC experiment (about 5 minutes of training)
+cnn: data ## the tuned CNN as a DVC experiment (a few minutes of training)
 	@dvc exp run $(CNN_SETTINGS) || { echo "cnn: the workspace holds the experiment's params:" \
 	  "\`git checkout params.yaml\` undoes them" >&2; exit 1; }
 	@$(MAKE) --no-print-directory experiments
@@ -85,7 +85,7 @@ tests: test ## the same as make test
 test-fast: data ## the edit loop: no dvc, browser, server or real training
 	pytest -m "not slow" -q
 
-bench: data ## the tutorial's training beside ours, timed in one run (about 10 minutes)
+bench: data ## the tutorial's training beside this pipeline's, timed in one run (about 8 minutes)
 	python bench/run.py
 
 # A local S3 server (rclone serve s3 on 127.0.0.1, objects under ~/.cache/fmnist/s3) as this

@@ -204,7 +204,7 @@ def report(r: dict) -> None:
 
     rows = [
         ("tutorial model.fit, 10 epochs", f"{r['tutorial_fit_s']:.1f} s", ""),
-        ("our train stage's fit, 10 epochs", f"{r['train_fit_s']:.1f} s", ""),
+        ("the pipeline's train stage fit, 10 epochs", f"{r['train_fit_s']:.1f} s", ""),
         (
             "train: the .tflite export, dense / 1-epoch CNN",
             f"{r['train_export_s']:.2f} / {r['cnn_train_export_s']:.2f} s",
@@ -212,7 +212,7 @@ def report(r: dict) -> None:
         ),
         ("  speed-up (target >= 8x)", f"{r['train_speedup']:.1f}x", met(r["train_speedup"] >= 8)),
         ("tutorial test accuracy", f"{r['tutorial_test_accuracy']:.4f}", ""),
-        ("our test accuracy", f"{r['train_test_accuracy']:.4f}", ""),
+        ("the pipeline's test accuracy", f"{r['train_test_accuracy']:.4f}", ""),
         (
             "  difference (target within 0.005)",
             f"{r['accuracy_difference']:+.4f}",

@@ -71,7 +71,9 @@ def test_every_make_target_the_docs_name_exists():
     makefile = (ROOT / "Makefile").read_text().replace("\\\n", " ")
     phony = set(re.search(r"^\.PHONY:(.*)$", makefile, re.M).group(1).split())
     for page in PAGES:
-        named = set(re.findall(r"\bmake ([a-z][a-z-]*)", page.read_text()))
+        text = page.read_text()  # `make X` in prose, or a command line in a code block
+        named = set(re.findall(r"`make ([a-z][a-z-]*)", text))
+        named |= set(re.findall(r"^\s*(?:\$ )?make ([a-z][a-z-]*)", text, re.M))
         assert named <= phony, (page.name, named - phony)
 
 
