@@ -76,6 +76,7 @@ CODE_SCOPES = {
     "src/fmnist/training/export.py": {"train"},
     "src/fmnist/helpers/inference.py": {"train", "evaluate", "predict"},
     "src/fmnist/helpers/memory.py": {"train", "evaluate", "predict"},
+    "src/fmnist/helpers/native.py": {"train", "evaluate", "predict"},
     "src/fmnist/stages/evaluate.py": {"evaluate"},
     "src/fmnist/helpers/figures.py": {"evaluate"},
     "src/fmnist/stages/predict.py": {"predict"},

@@ -53,6 +53,13 @@ def test_repro_runs_all_four_stages_and_writes_every_output(project, first_repro
     assert all(record["batch_consistent"] for record in predictions)
 
 
+def test_repro_prints_the_stages_own_lines_and_no_warnings(first_repro):
+    """No DVC warning (an empty file as a dep was one) and none of TensorFlow's start-up log."""
+    assert "WARNING" not in first_repro.stdout + first_repro.stderr, first_repro.stderr
+    assert "absl" not in first_repro.stderr and "oneDNN" not in first_repro.stderr
+    assert "train: 1 epochs in " in first_repro.stdout
+
+
 def test_second_repro_runs_nothing(project, first_repro):
     again = dvc(project, "repro")
     assert ran_stages(again.stdout) == []

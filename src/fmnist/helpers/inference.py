@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from ai_edge_litert.interpreter import Interpreter
 from fmnist.core.dataset import CLASS_NAMES, IMAGE_SHAPE
 from fmnist.core.errors import RESTORE_HINT, FmnistError
 from fmnist.helpers.memory import memory_budget, size_text
+from fmnist.helpers.native import EVERYTHING, stderr_without
 
 # Images per interpreter call. The CNN over 70,000 images, side by side on this machine's AMD
 # EPYC: 3.8-4.4 s in chunks of 128, 4.3-5.0 s in chunks of 1000 (the dense model: 0.1 s either
@@ -74,20 +72,6 @@ def _check_bytes(path: Path, data: bytes) -> None:
         raise ModelError(f"{path}: damaged (its checksum does not match); {RESTORE_HINT}")
 
 
-@contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Keep the C++ runtime's start-up lines ("Created TensorFlow Lite XNNPACK delegate")
-    off the user's terminal: they go to file descriptor 2, below Python's sys.stderr."""
-    with tempfile.TemporaryFile() as sink:
-        saved = os.dup(2)
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def _threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -105,7 +89,8 @@ class Classifier:
     def _run(self, chunk: np.ndarray) -> np.ndarray:
         try:
             if len(chunk) != self.batch:
-                with _quiet_stderr():
+                # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line, off the terminal.
+                with stderr_without(EVERYTHING):
                     self.interpreter.resize_tensor_input(self.input_index, chunk.shape)
                     self.interpreter.allocate_tensors()
                 self.batch = len(chunk)
@@ -136,7 +121,7 @@ def _describe(detail: dict) -> str:
 def classifier_from_bytes(path: str | Path, data: bytes) -> Classifier:
     """The interpreter over sealed bytes, with its input and output checked against ours."""
     try:
-        with _quiet_stderr():
+        with stderr_without(EVERYTHING):  # LiteRT's start-up lines, off the terminal
             interpreter = Interpreter(model_content=data, num_threads=_threads())
     except (ValueError, RuntimeError) as error:
         raise ModelError(f"{path}: LiteRT cannot load it ({str(error).splitlines()[0]})") from None

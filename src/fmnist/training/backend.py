@@ -10,8 +10,8 @@ import contextlib
 import os
 import re
 import sys
-import tempfile
-from collections.abc import Iterator
+
+from fmnist.helpers.native import stderr_without
 
 # XLA's CPU backend sends a dot to YNNPACK when it can: here the two forward products. Eigen
 # runs the large one, the first layer's, faster (an epoch took 0.41-0.44 s with Eigen for every
@@ -45,33 +45,13 @@ _hide_sklearn = "sklearn" not in sys.modules
 # TensorFlow's native libraries log at start-up through absl, twice (two copies of it load), and
 # TF_CPP_MIN_LOG_LEVEL (fmnist/__init__.py sets 3) does not reach these lines: "All log messages
 # before absl::InitializeLog() ...", "oneDNN custom operations are on", "Could not find cuda
-# drivers". They are written to the file descriptor, not through Python.
+# drivers": dropped, every other line (warnings, errors, Python's own output) kept.
 _ABSL_CHATTER = re.compile(rb"WARNING: All log messages before absl::InitializeLog|I\d{4} [\d:. ]+")
 
 
-@contextlib.contextmanager
-def _startup_log_hidden() -> Iterator[None]:
-    """Drop the native libraries' informational start-up lines from stderr; keep every other
-    line (warnings, errors, Python's own output). A user who sets TF_CPP_MIN_LOG_LEVEL below 3
-    sees everything."""
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "3":
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            os.write(2, b"".join(line for line in captured if not _ABSL_CHATTER.match(line)))
-
-
-with _startup_log_hidden():
+# A user who sets TF_CPP_MIN_LOG_LEVEL below 3 sees them all.
+_hide_log = os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "3"
+with stderr_without(_ABSL_CHATTER) if _hide_log else contextlib.nullcontext():
     if _hide_sklearn:
         sys.modules["sklearn"] = None  # type: ignore[assignment]
     import keras
