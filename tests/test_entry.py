@@ -16,7 +16,9 @@ class Finalizer:
 
 def command():
     Finalizer()
-    for _ in range(100):
+    # Far longer than the guard's 50 ms before it sends the interrupt again, so that a loaded
+    # machine cannot let the command finish first; interrupted, it ends at once.
+    for _ in range(6000):
         time.sleep(0.01)
     print("finished")
     return 0
