@@ -21,7 +21,7 @@ MODEL = Path("models/model.tflite")
 TRAIN_LIVE = Path("reports/live")
 EVALUATE_METRICS = Path("metrics/evaluate.json")
 # Where in it scikit-learn's per-class report lives: `dvc metrics diff` and `dvc exp show` sort a
-# file's keys (and list the files in no fixed order), so "z_" keeps its 44 figures after the
+# file's keys (and list the files in no fixed order), so "z_" keeps its per-class figures after the
 # five headline ones rather than before them.
 PER_CLASS_KEY = "z_per_class"
 PREDICT_METRICS = Path("metrics/predict.json")
