@@ -17,8 +17,12 @@ help:
 
 # --compile-bytecode: with .pyc files written once here, `import tensorflow` takes about 4.5 s
 # instead of 10 s in every stage, even where PYTHONDONTWRITEBYTECODE stops Python writing them.
+# uv from the package index with pip; a Debian or Ubuntu python3 refuses pip installs (PEP 668)
+# unless told --break-system-packages, which --user keeps to ~/.local.
 $(VENV)/.synced: pyproject.toml uv.lock Makefile
-	@if ! command -v uv >/dev/null; then python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv; fi
+	@if ! command -v uv >/dev/null; then python3 -m pip install --quiet --user uv \
+	  || python3 -m pip install --quiet uv \
+	  || python3 -m pip install --quiet --user --break-system-packages uv; fi
 	uv sync --locked --compile-bytecode
 	@touch $@
 
@@ -51,7 +55,7 @@ cnn: data ## the tuned CNN as a DVC experiment (a few minutes of training)
 
 # The columns that tell runs apart; plain `dvc exp show` is over 1,000 characters wide.
 EXP_COLUMNS := Experiment|Created|^test_accuracy$$|^train_accuracy$$|^accuracy_gap$$|^test_loss$$|^train\.(model|epochs|batch_size|learning_rate|seed)$$
-experiments: setup ## the experiments beside the committed run, in the columns that matter
+experiments: check ## the experiments beside the committed run, in the columns that matter
 	@dvc exp show --no-pager --md --drop '.*' --keep '$(EXP_COLUMNS)'
 
 # vega inlined, so the page renders offline (DVC's default page loads it from a CDN).
@@ -59,7 +63,7 @@ $(PLOTS_TEMPLATE): scripts/plots-template.sh
 	@command -v npm >/dev/null && bash scripts/plots-template.sh $@ \
 	  || echo "plots: no npm to fetch vega; dvc plots show will use DVC's online page"
 
-plots: setup $(PLOTS_TEMPLATE) ## every plot in one page, dvc_plots/index.html (offline)
+plots: check $(PLOTS_TEMPLATE) ## every plot in one page, dvc_plots/index.html (offline)
 	dvc plots show $$([ -f $(PLOTS_TEMPLATE) ] && echo --html-template $(PLOTS_TEMPLATE))
 
 # Headless Chromium for the test that looks at the rendered plots page.
@@ -106,5 +110,5 @@ pull: setup ## dvc pull, run-cache included: the committed model without trainin
 
 # The workspace against BASE (default main) in Markdown, as CI posts it on a pull request.
 BASE ?= main
-report: setup ## build/report.md: params, metrics and per-class F1 against BASE (main)
+report: check ## build/report.md: params, metrics and per-class F1 against BASE (main)
 	python -m fmnist.tools.report $(BASE)

@@ -15,7 +15,8 @@ import pytest
 from .conftest import ROOT
 
 # The targets that read params.yaml (through the data step, DVC or both).
-READERS = ["check", "data", "repro", "cnn", "test", "tests", "test-fast", "bench"]
+READERS = ["check", "data", "repro", "cnn", "experiments", "plots", "report"]
+READERS += ["test", "tests", "test-fast", "bench"]
 
 
 def make(folder: Path, *args: str) -> subprocess.CompletedProcess:
