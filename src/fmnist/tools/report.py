@@ -45,10 +45,14 @@ def _committed(revision: str, path: Path) -> dict | None:
     return json.loads(shown.stdout) if shown.returncode == 0 else None
 
 
+# evaluate.json's per-class report, under its name now and its name before it sorted last.
+_PER_CLASS_KEYS = (paths.PER_CLASS_KEY, "report")
+
+
 def _class_report_at(revision: str) -> dict | None:
-    """evaluate's per-class report at `revision` (under "report" before it sorted last)."""
+    """evaluate's per-class report at `revision`, or None where it has none."""
     committed = _committed(revision, paths.EVALUATE_METRICS) or {}
-    return committed.get(paths.PER_CLASS_KEY, committed.get("report"))
+    return next((committed[key] for key in _PER_CLASS_KEYS if key in committed), None)
 
 
 def per_class_table(workspace: dict, base: dict | None) -> str:
@@ -68,9 +72,7 @@ def per_class_table(workspace: dict, base: dict | None) -> str:
     return "\n".join(rows)
 
 
-def build_report(
-    base: str, params_md: str, metrics_md: str, metrics: dict, classes: dict, base_classes
-) -> str:
+def build_report(base: str, params_md: str, metrics_md: str, metrics: dict, base_classes) -> str:
     """The report's Markdown from its parts."""
     pictures = "\n".join(
         f"![{name}]({(paths.FIGURES_DIR / f'{name}.png').as_posix()})"
@@ -83,7 +85,8 @@ def build_report(
             f"gap (train - test) {metrics['accuracy_gap']:.4f}.",
             "### Params\n\n" + (params_md or "No params changed."),
             "### Metrics\n\n" + (metrics_md or "No metrics changed."),
-            "### Per class (test set)\n\n" + per_class_table(classes, base_classes),
+            "### Per class (test set)\n\n"
+            + per_class_table(metrics[paths.PER_CLASS_KEY], base_classes),
             "### Pictures\n\n" + pictures,
         ]
     )
@@ -99,16 +102,11 @@ def _read_json(path: Path) -> dict:
 def _run(base: str) -> None:
     metrics = _read_json(paths.EVALUATE_METRICS)
     metrics_md = _dvc("metrics", "diff", base, "--md")
-    # The per-class figures have their own table below.
-    headline = "\n".join(row for row in metrics_md.splitlines() if paths.PER_CLASS_KEY not in row)
-    text = build_report(
-        base,
-        _dvc("params", "diff", base, "--md"),
-        headline,
-        metrics,
-        metrics.get(paths.PER_CLASS_KEY, {}),
-        _class_report_at(base),
-    )
+    # The per-class figures have their own table below, against any base.
+    rows = [r for r in metrics_md.splitlines() if not any(f" {k}." in r for k in _PER_CLASS_KEYS)]
+    headline = "\n".join(rows) if len(rows) > 2 else ""  # more than the table's two header lines
+    params_md = _dvc("params", "diff", base, "--md")
+    text = build_report(base, params_md, headline, metrics, _class_report_at(base))
     write_bytes(REPORT, (text + "\n").encode())
     print(f"report: wrote {REPORT}")
 
