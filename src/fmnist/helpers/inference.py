@@ -54,8 +54,9 @@ def seal_digest(data: bytes, position: int) -> bytes:
     return digest.digest()
 
 
-def _check_bytes(path: Path, data: bytes) -> None:
-    """Refuse, before LiteRT parses anything, every file that is not an intact export of ours."""
+def _check_bytes(path: Path, data: bytes) -> bytes:
+    """The seal's digest; before LiteRT parses anything, every file that is not an intact export
+    of ours is refused."""
     if not data:
         raise ModelError(f"{path}: empty file; {RESTORE_HINT}")
     if data.startswith(_ZIP_MAGIC):
@@ -68,8 +69,9 @@ def _check_bytes(path: Path, data: bytes) -> None:
     position = seal_position(data)
     if position is None:
         raise ModelError(f"{path}: a .tflite model, but not one exported by fmnist's train stage")
-    if data[position : position + DIGEST_SIZE] != seal_digest(data, position):
+    if (digest := data[position : position + DIGEST_SIZE]) != seal_digest(data, position):
         raise ModelError(f"{path}: damaged (its checksum does not match); {RESTORE_HINT}")
+    return digest
 
 
 def _threads() -> int:
@@ -85,6 +87,7 @@ class Classifier:
     input_index: int
     output_index: int
     batch: int = 0  # the batch size the input tensor is allocated for
+    seal: bytes = b""  # the SHA-256 the file was sealed with: which export this is
 
     def _run(self, chunk: np.ndarray) -> np.ndarray:
         try:
@@ -154,8 +157,10 @@ def load_classifier(path: Path) -> Classifier:
         raise ModelError(f"{path}: missing; {RESTORE_HINT}") from None
     except OSError as error:
         raise ModelError(f"{path}: cannot read ({error.strerror})") from None
-    _check_bytes(path, data)
-    return classifier_from_bytes(path, data)
+    seal = _check_bytes(path, data)
+    classifier = classifier_from_bytes(path, data)
+    classifier.seal = seal
+    return classifier
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -163,3 +168,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def top_classes(probabilities: np.ndarray, count: int = 3) -> list[dict]:
+    """The `count` most probable classes, most probable first (ties by label)."""
+    order = np.lexsort((np.arange(len(probabilities)), -probabilities))[:count]
+    return [{"class": CLASS_NAMES[i], "probability": float(probabilities[i])} for i in order]

@@ -1,4 +1,5 @@
-"""`fmnist predict PATH...`: the trained model on your own images, folders or .npy arrays."""
+"""`fmnist predict PATH...`: the trained model on your own images, folders or .npy arrays;
+`fmnist serve`: the same model over HTTP (fmnist.serve)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,11 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from fmnist.core import paths
-from fmnist.core.dataset import CLASS_NAMES
 from fmnist.core.errors import FmnistError, run_stage
-from fmnist.helpers.inference import load_classifier, softmax
+from fmnist.helpers.inference import load_classifier, softmax, top_classes
+from fmnist.serve import options
 from fmnist.tools.images import STDIN_NAME, expand, load_input, read_stdin
-
-TOP = 3
-
-
-def top_classes(probabilities: np.ndarray, count: int = TOP) -> list[dict]:
-    """The `count` most probable classes, most probable first (ties by label)."""
-    order = np.lexsort((np.arange(len(probabilities)), -probabilities))[:count]
-    return [{"class": CLASS_NAMES[i], "probability": float(probabilities[i])} for i in order]
 
 
 def _one_line(text: str) -> str:
@@ -47,12 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "inputs", nargs="+", type=Path, metavar="PATH", help="a file, a folder, or - for stdin"
     )
-    predict.add_argument(
-        "--model",
-        type=Path,
-        help=f"a .tflite model exported by train (default: the project's {paths.MODEL})",
-    )
+    model_help = f"a .tflite model exported by train (default: the project's {paths.MODEL})"
+    predict.add_argument("--model", type=Path, help=model_help)
     predict.add_argument("--json", action="store_true", help="machine-readable output")
+    options.add_parser(commands, model_help)
     return parser
 
 
@@ -100,9 +89,18 @@ def predict(inputs: list[Path], model_path: Path, as_json: bool) -> int:
     return 1 if errors else 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    settings = options.settings_from(args, args.model or default_model())
+    from fmnist.serve.server import serve  # the HTTP stack, for this command only
+
+    return serve(settings)
+
+
 def main(argv: list[str] | None = None) -> int:
     """The `fmnist` command (fmnist.__main__ runs it under fmnist.entry's Ctrl-C guard)."""
     args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return run_stage("serve", lambda: _serve(args))
     return run_stage(
         "predict", lambda: predict(args.inputs, args.model or default_model(), args.json)
     )

@@ -1,0 +1,67 @@
+"""`fmnist serve`'s command-line options, turned into ServeSettings (imports nothing heavy)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from fmnist.serve.settings import MIB, ServeSettings
+
+_DEFAULTS = ServeSettings(model=Path())
+
+
+def add_parser(commands: argparse._SubParsersAction, model_help: str) -> None:
+    """The `serve` subcommand and its options, each default taken from ServeSettings."""
+    serve = commands.add_parser(
+        "serve", help="serve the model over the Open Inference Protocol, with a page at /"
+    )
+    option = serve.add_argument
+    option("--model", type=Path, help=model_help)
+    option("--host", default=_DEFAULTS.host, help="address to listen on (default: %(default)s)")
+    option("--port", type=int, default=_DEFAULTS.port, help="0 picks a free one (default: 8080)")
+    option("--name", default=_DEFAULTS.name, help="the model's name in URLs (default: fmnist)")
+    option("--max-batch", type=int, default=_DEFAULTS.max_batch, help="images per request")
+    option("--max-body-mb", type=float, default=_DEFAULTS.max_body / MIB, help="request bodies")
+    option(
+        "--client-timeout",
+        type=float,
+        default=_DEFAULTS.client_timeout,
+        help="seconds a request may take to arrive (default: %(default)s)",
+    )
+    option(
+        "--drain-timeout",
+        type=float,
+        default=_DEFAULTS.drain_timeout,
+        help="seconds in-flight requests get at shutdown (default: %(default)s)",
+    )
+    option(
+        "--poll",
+        type=float,
+        default=_DEFAULTS.poll,
+        help="seconds between looks at the model file for a new version (default: %(default)s)",
+    )
+    option(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let pages from ORIGIN call the API (repeatable; off by default)",
+    )
+    option("--quiet", action="store_true", help="no access-log line per request")
+
+
+def settings_from(args: argparse.Namespace, model: Path) -> ServeSettings:
+    """The options as checked settings; FmnistError names the first bad one."""
+    return ServeSettings(
+        model=model,
+        host=args.host,
+        port=args.port,
+        name=args.name,
+        max_batch=args.max_batch,
+        max_body=int(args.max_body_mb * MIB),
+        client_timeout=args.client_timeout,
+        drain_timeout=args.drain_timeout,
+        poll=args.poll,
+        cors_origins=tuple(args.cors_origin),
+        quiet=args.quiet,
+    )

@@ -1,0 +1,279 @@
+"""The Open Inference Protocol's (KServe V2) infer request and response, as pure functions.
+
+Bytes in, arrays out, and back: no I/O here. Besides the core protocol, two of Triton's
+extensions: binary tensor data (what `tritonclient` sends and asks for by default) and
+classification (top-k "value:index:label" strings instead of a tensor). Every problem a client
+can cause is a ProtocolError: an HTTP status and one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+
+from fmnist.core.dataset import CLASS_NAMES, IMAGE_SHAPE
+from fmnist.helpers.inference import softmax
+
+INPUT = "images"
+LOGITS, PROBABILITIES = "logits", "probabilities"
+OUTPUTS = (LOGITS, PROBABILITIES)
+DATATYPE = "FP32"
+HEADER_LENGTH = "inference-header-content-length"
+# A request nests 6 levels deep at most ({"inputs": [{"data": [[[...]]]}]}); orjson's own limit
+# is 1024. Counted on the raw bytes, strings included, so an id full of brackets may be refused.
+MAX_DEPTH = 16
+_IMAGE_VALUES = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+_OPENERS, _CLOSERS = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
+
+
+class ProtocolError(Exception):
+    """A request the protocol or this model cannot take: an HTTP status and one line."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Output:
+    """One requested output: its name, whether it comes back as binary, and top-k (0: all)."""
+
+    name: str
+    binary: bool
+    classes: int = 0
+
+
+@dataclass(frozen=True)
+class InferRequest:
+    """What an infer request asks: (N, 28, 28) float32 images and the outputs wanted."""
+
+    id: str | None
+    images: np.ndarray
+    outputs: tuple[Output, ...]
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _depth(data: bytes) -> int:
+    """The deepest nesting of brackets and braces in `data`."""
+    raw = np.frombuffer(data, np.uint8)
+    steps = np.isin(raw, _OPENERS).astype(np.int32) - np.isin(raw, _CLOSERS).astype(np.int32)
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def split_body(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
+    """The JSON header and the binary tensors after it, by Inference-Header-Content-Length."""
+    if header_length is None:
+        return body, b""
+    text = header_length.strip()
+    if not text.isdigit() or not text.isascii():
+        raise ProtocolError(f"Inference-Header-Content-Length {header_length[:40]!r}: not a number")
+    length = int(text)
+    if length > len(body):
+        raise ProtocolError(
+            f"Inference-Header-Content-Length {length} is past the body's {len(body)} bytes"
+        )
+    return body[:length], body[length:]
+
+
+def _load_json(header: bytes) -> dict:
+    if _depth(header) > MAX_DEPTH:
+        raise ProtocolError(f"the JSON nests deeper than {MAX_DEPTH} levels")
+    try:
+        document = orjson.loads(header)
+    except orjson.JSONDecodeError as error:
+        raise ProtocolError(f"the body is not valid JSON ({str(error).splitlines()[0]})") from None
+    if not isinstance(document, dict):
+        raise ProtocolError("the body is not a JSON object")
+    return document
+
+
+def _parameters(holder: dict, where: str) -> dict:
+    parameters = holder.get("parameters", {})
+    if not isinstance(parameters, dict) or not all(
+        isinstance(value, str | int | float | bool) for value in parameters.values()
+    ):
+        raise ProtocolError(f"{where}.parameters: not an object of strings, numbers and booleans")
+    return parameters
+
+
+def _flag(parameters: dict, key: str, where: str, default: bool) -> bool:
+    value = parameters.get(key, default)
+    if not isinstance(value, bool):
+        raise ProtocolError(f"{where}.parameters.{key}: {value!r} is not true or false")
+    return value
+
+
+def _batch(shape: object, max_batch: int) -> int:
+    """N, from a shape that must be [N, 28, 28]."""
+    want = f"[N, {IMAGE_SHAPE[0]}, {IMAGE_SHAPE[1]}]"
+    if not isinstance(shape, list) or not all(map(_is_int, shape)):
+        raise ProtocolError(f"inputs[0].shape: {str(shape)[:60]} is not a list of integers")
+    if len(shape) != 3 or shape[1:] != list(IMAGE_SHAPE) or shape[0] < 1:
+        raise ProtocolError(
+            f"inputs[0].shape {str(shape)[:60]}: the model takes {want} "
+            f"(N images of 28x28, N >= 1; [1, 28, 28] for one)"
+        )
+    if shape[0] > max_batch:
+        raise ProtocolError(f"a batch of {shape[0]} images; this server takes {max_batch} at most")
+    return shape[0]
+
+
+def _json_values(data: object, shape: list[int]) -> np.ndarray:
+    """Images from JSON data, flat or nested as the shape: numbers only, no coercion of text."""
+    if not isinstance(data, list):
+        raise ProtocolError("inputs[0].data: not a list of numbers")
+    try:
+        values = np.asarray(data)
+    except (ValueError, TypeError):
+        raise ProtocolError("inputs[0].data: nested lists of different lengths") from None
+    if values.dtype.kind not in "iuf" and values.size:
+        raise ProtocolError("inputs[0].data: not all numbers (text, booleans or null)")
+    if values.ndim != 1 and list(values.shape) != shape:
+        raise ProtocolError(
+            f"inputs[0].data nested as {list(values.shape)}, its shape says {shape}; "
+            "send it flat or nested as the shape"
+        )
+    if values.size != shape[0] * _IMAGE_VALUES:
+        raise ProtocolError(
+            f"inputs[0].data has {values.size} values, shape {shape} needs "
+            f"{shape[0] * _IMAGE_VALUES}"
+        )
+    return values.astype(np.float32).reshape(shape)
+
+
+def _input(document: dict, binary: bytes, max_batch: int) -> np.ndarray:
+    inputs = document.get("inputs")
+    if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], dict):
+        raise ProtocolError(f"inputs: the model takes exactly one input, {INPUT!r}")
+    tensor = inputs[0]
+    if tensor.get("name") != INPUT:
+        raise ProtocolError(f"inputs[0].name {str(tensor.get('name'))[:40]!r}: expected {INPUT!r}")
+    if tensor.get("datatype") != DATATYPE:
+        got = str(tensor.get("datatype"))[:20]
+        raise ProtocolError(f"inputs[0].datatype {got!r}: the model takes {DATATYPE}")
+    count = _batch(tensor.get("shape"), max_batch)
+    size = _parameters(tensor, "inputs[0]").get("binary_data_size")
+    if size is None:
+        if binary:
+            raise ProtocolError("binary data after the JSON, but no input says binary_data_size")
+        if "data" not in tensor:
+            raise ProtocolError("inputs[0]: neither data nor parameters.binary_data_size")
+        images = _json_values(tensor["data"], tensor["shape"])
+    else:
+        want = count * _IMAGE_VALUES * 4
+        if not _is_int(size) or size != want:
+            raise ProtocolError(f"inputs[0] binary_data_size {size!r}: shape needs {want} bytes")
+        if len(binary) != want:
+            raise ProtocolError(f"{len(binary)} bytes of binary data, binary_data_size says {want}")
+        images = np.frombuffer(binary, "<f4").reshape(count, *IMAGE_SHAPE)
+    if not np.isfinite(images).all():
+        raise ProtocolError("inputs[0]: NaN or infinity (or a value beyond FP32's range)")
+    return images
+
+
+def _outputs(document: dict, default_binary: bool) -> tuple[Output, ...]:
+    requested = document.get("outputs")
+    if requested is None:
+        return tuple(Output(name, default_binary) for name in OUTPUTS)
+    if not isinstance(requested, list) or not requested:
+        raise ProtocolError("outputs: not a list of outputs")
+    outputs, seen = [], set()
+    for index, output in enumerate(requested):
+        where = f"outputs[{index}]"
+        name = output.get("name") if isinstance(output, dict) else None
+        if name not in OUTPUTS:
+            known = " or ".join(map(repr, OUTPUTS))
+            raise ProtocolError(f"{where}.name {str(name)[:40]!r}: the model gives {known}")
+        if name in seen:
+            raise ProtocolError(f"{where}.name {name!r}: asked for twice")
+        seen.add(name)
+        parameters = _parameters(output, where)
+        classes = parameters.get("classification", 0)
+        if not _is_int(classes) or not 0 <= classes <= len(CLASS_NAMES):
+            raise ProtocolError(f"{where}.parameters.classification {classes!r}: not 0 to 10")
+        binary = _flag(parameters, "binary_data", where, default_binary)
+        outputs.append(Output(name, binary, classes))
+    return tuple(outputs)
+
+
+def parse_infer(body: bytes, header_length: str | None, max_batch: int) -> InferRequest:
+    """An infer request from its body and its Inference-Header-Content-Length header."""
+    if header_length is not None and header_length.strip() == "0":
+        # Triton's raw binary request: the body is one image's bytes, outputs come as binary.
+        document = {
+            "inputs": [
+                {
+                    "name": INPUT,
+                    "datatype": DATATYPE,
+                    "shape": [1, *IMAGE_SHAPE],
+                    "parameters": {"binary_data_size": len(body)},
+                }
+            ],
+            "parameters": {"binary_data_output": True},
+        }
+        binary = body
+    else:
+        header, binary = split_body(body, header_length)
+        document = _load_json(header)
+    identifier = document.get("id")
+    if identifier is not None and not isinstance(identifier, str):
+        raise ProtocolError("id: not a string")
+    default_binary = _flag(_parameters(document, "request"), "binary_data_output", "request", False)
+    images = _input(document, binary, max_batch)
+    return InferRequest(identifier, images, _outputs(document, default_binary))
+
+
+def classification(values: np.ndarray, count: int) -> list[list[str]]:
+    """Triton's classification: the top `count` of each row as "value:index:label", best first
+    (ties by index)."""
+    rows = []
+    for row in values:
+        order = np.lexsort((np.arange(len(row)), -row))[:count]
+        rows.append([f"{float(row[i]):.6g}:{i}:{CLASS_NAMES[i]}" for i in order])
+    return rows
+
+
+def _bytes_tensor(rows: list[list[str]]) -> bytes:
+    """A BYTES tensor in the binary extension's layout: each element's 4-byte length, then it."""
+    parts = []
+    for element in (text.encode() for row in rows for text in row):
+        parts += [struct.pack("<I", len(element)), element]
+    return b"".join(parts)
+
+
+def encode_infer(
+    request: InferRequest, model_name: str, version: str, logits: np.ndarray
+) -> tuple[bytes, dict[str, str]]:
+    """The response body and its headers: JSON, then the binary outputs in the same order."""
+    values = {LOGITS: logits, PROBABILITIES: softmax(logits).astype(np.float32)}
+    outputs, buffers = [], []
+    for output in request.outputs:
+        tensor = values[output.name]
+        if output.classes:
+            rows = classification(tensor, output.classes)
+            entry = {"name": output.name, "datatype": "BYTES", "shape": [len(rows), output.classes]}
+            raw, data = _bytes_tensor(rows), [text for row in rows for text in row]
+        else:
+            entry = {"name": output.name, "datatype": DATATYPE, "shape": list(tensor.shape)}
+            raw, data = np.ascontiguousarray(tensor, "<f4").tobytes(), tensor.ravel()
+        if output.binary:
+            entry["parameters"] = {"binary_data_size": len(raw)}
+            buffers.append(raw)
+        else:
+            entry["data"] = data
+        outputs.append(entry)
+    response: dict = {"model_name": model_name, "model_version": version}
+    if request.id is not None:
+        response["id"] = request.id
+    response["outputs"] = outputs
+    header = orjson.dumps(response, option=orjson.OPT_SERIALIZE_NUMPY)
+    if not buffers:
+        return header, {"content-type": "application/json"}
+    headers = {"content-type": "application/octet-stream", HEADER_LENGTH: str(len(header))}
+    return header + b"".join(buffers), headers

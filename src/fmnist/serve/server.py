@@ -1,0 +1,171 @@
+"""`fmnist serve`: the app on uvicorn, with the parts uvicorn leaves to its user.
+
+- The model loads and the port binds before anything is served: either fails in one line.
+- Slow clients: uvicorn times out idle keep-alive connections but not a request whose headers
+  or body arrive a byte at a time (slowloris). SlowClientGuard gives every request
+  `client_timeout` seconds from its first byte to its last, then answers 408 and closes.
+- Shutdown: SIGTERM or Ctrl-C stop the listening socket, readiness turns 503 for clients still
+  connected, in-flight requests get `drain_timeout` seconds, and the process exits 0 with one
+  line. (uvicorn itself re-raises the signal after its graceful shutdown, which would end the
+  process by the signal, not with 0.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Callable, Iterator
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from fmnist.core.errors import FmnistError
+from fmnist.serve.app import Service, create_app
+from fmnist.serve.model import load
+from fmnist.serve.settings import ServeSettings
+
+LOG = logging.getLogger("fmnist.serve")
+_TIMEOUT_BODY = b'{"error": "the request took too long to arrive"}'
+_TIMEOUT_RESPONSE = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+    b"content-length: %d\r\n\r\n%s" % (len(_TIMEOUT_BODY), _TIMEOUT_BODY)
+)
+
+
+class SlowClientGuard(HttpToolsProtocol):
+    """uvicorn's HTTP protocol with a deadline on each request's arrival."""
+
+    deadline = 30.0
+    on_timeout: Callable[[], None] = staticmethod(lambda: None)
+    _timer: asyncio.TimerHandle | None = None
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._timer = self.loop.call_later(self.deadline, self._expire)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expire(self) -> None:
+        self._timer = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is None or not self.cycle.response_started:
+            self.transport.write(_TIMEOUT_RESPONSE)
+        self.on_timeout()
+        self.transport.close()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()  # the first request's first byte must come in time too
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._disarm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, draining on SIGTERM or Ctrl-C and then returning, not re-signalling."""
+
+    def __init__(self, config: uvicorn.Config, service: Service) -> None:
+        super().__init__(config)
+        self.service = service
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        handled = (signal.SIGINT, signal.SIGTERM)
+        previous = {number: signal.signal(number, self.handle_exit) for number in handled}
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def handle_exit(self, sig: int, frame: object) -> None:
+        self.service.draining = True
+        super().handle_exit(sig, frame)  # a second Ctrl-C stops without waiting
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, or one line saying why not."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as problem:
+        raise FmnistError(f"--host {host}: cannot resolve it ({problem.strerror})") from None
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as problem:
+        listener.close()
+        hint = "; --port picks another" if problem.errno == errno.EADDRINUSE else ""
+        reason = f"{host}:{port}: cannot listen there ({problem.strerror}){hint}"
+        raise FmnistError(reason) from None
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    return listener
+
+
+def _logging(quiet: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    for name in ("fmnist.serve", "fmnist.serve.access"):
+        logging.getLogger(name).handlers = [handler]
+        logging.getLogger(name).setLevel(logging.INFO)
+        logging.getLogger(name).propagate = False
+    logging.getLogger("fmnist.serve.access").disabled = quiet
+    logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)  # its lines, ours said better
+
+
+def serve(settings: ServeSettings) -> int:
+    """Load, bind, serve until SIGTERM or Ctrl-C, drain, and say so: the `fmnist serve` command."""
+    model = load(settings.model)
+    listener = bind(settings.host, settings.port)
+    _logging(settings.quiet)
+    service = Service(settings, model)
+    guard = type(
+        "Guard",
+        (SlowClientGuard,),
+        {
+            "deadline": settings.client_timeout,
+            "on_timeout": staticmethod(service.metrics.requests.labels("timeout", "408").inc),
+        },
+    )
+    config = uvicorn.Config(
+        create_app(service),
+        http=guard,
+        loop="uvloop",
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=settings.drain_timeout,
+    )
+    server = Server(config, service)
+    host, port = listener.getsockname()[:2]
+    where = f"[{host}]" if ":" in host else host
+    LOG.info(
+        "fmnist serve: %s (version %s) at http://%s:%d/ (the page; the API under /v2)",
+        settings.model,
+        model.version,
+        where,
+        port,
+    )
+    server.run(sockets=[listener])
+    LOG.info("fmnist serve: stopped after %d requests", server.server_state.total_requests)
+    return 0
