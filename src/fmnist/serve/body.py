@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 
@@ -43,18 +44,31 @@ def inflate(data: bytes, encoding: str, limit: int) -> bytes:
     return out
 
 
+async def _drain(stream: AsyncIterator[bytes], total: int, most: int) -> None:
+    """Read and drop what a client is still sending, up to `most` bytes in all: closing on
+    unread data resets the connection, and the client may lose the 413 before it reads it."""
+    async for chunk in stream:
+        total += len(chunk)
+        if total > most:
+            return
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The whole body (inflated if compressed): 413 before reading past `limit`."""
     length = declared_length(request)
     if length is not None and length > limit:
+        if length <= 2 * limit:  # a larger one is cut off unread: better a reset than the wait
+            await _drain(request.stream(), 0, 2 * limit)
         raise _too_large(f"a body of {length:,} bytes", limit)
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("identity", *_WINDOWS):
         raise ProtocolError(f"Content-Encoding {encoding[:20]!r}: gzip, deflate or none", 415)
     chunks, total = [], 0
-    async for chunk in request.stream():
+    stream = request.stream()
+    async for chunk in stream:
         total += len(chunk)
         if total > limit:
+            await _drain(stream, total, 2 * limit)
             raise _too_large("the body", limit)
         chunks.append(chunk)
     body = b"".join(chunks)

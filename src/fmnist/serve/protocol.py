@@ -144,7 +144,8 @@ def _json_values(data: object, shape: list[int]) -> np.ndarray:
             f"inputs[0].data has {values.size} values, shape {shape} needs "
             f"{shape[0] * _IMAGE_VALUES}"
         )
-    return values.astype(np.float32).reshape(shape)
+    with np.errstate(over="ignore"):  # beyond FP32's range: infinity, refused by the caller
+        return values.astype(np.float32).reshape(shape)
 
 
 def _input(document: dict, binary: bytes, max_batch: int) -> np.ndarray:

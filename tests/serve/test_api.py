@@ -1,0 +1,144 @@
+"""The server through clients others wrote: Triton's `tritonclient[http]` with its defaults
+(binary tensors) and in JSON mode, and the protocol in plain HTTP as curl or KServe send it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tritonclient.http as triton
+from tritonclient.utils import InferenceServerException
+
+from fmnist.core.dataset import CLASS_NAMES
+from fmnist.helpers.inference import load_classifier, softmax
+
+from .running import serving
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(model_file, tmp_path_factory):
+    with serving(model_file, tmp_path_factory.mktemp("api"), "--quiet") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with triton.InferenceServerClient(f"127.0.0.1:{server.port}") as connected:
+        yield connected
+
+
+@pytest.fixture(scope="module")
+def images(real_test) -> np.ndarray:
+    return (real_test.images[:1000] / np.float32(255)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def expected(model_file, images) -> np.ndarray:
+    """What evaluate and predict compute: the same loader, the same interpreter."""
+    return load_classifier(model_file).logits(images)
+
+
+def version(client) -> str:
+    return client.get_model_metadata("fmnist")["versions"][0]
+
+
+def test_health_metadata_and_readiness(client, model_file):
+    assert client.is_server_live() and client.is_server_ready()
+    assert client.is_model_ready("fmnist")
+    assert not client.is_model_ready("another")
+    server = client.get_server_metadata()
+    assert server["name"] == "fmnist"
+    assert {"binary_tensor_data", "classification"} <= set(server["extensions"])
+    model = client.get_model_metadata("fmnist")
+    assert model["inputs"] == [{"name": "images", "datatype": "FP32", "shape": [-1, 28, 28]}]
+    assert [o["name"] for o in model["outputs"]] == ["logits", "probabilities"]
+    seal = load_classifier(model_file).seal.hex()
+    assert seal.startswith(model["versions"][0]) and len(model["versions"][0]) == 12
+
+
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
+def test_a_batch_of_1000_equals_evaluates_logits(client, images, expected, binary):
+    tensor = triton.InferInput("images", list(images.shape), "FP32")
+    tensor.set_data_from_numpy(images, binary_data=binary)
+    outputs = [triton.InferRequestedOutput(name, binary_data=binary) for name in ("logits",)]
+    result = client.infer("fmnist", [tensor], outputs=outputs, request_id="batch")
+    assert np.array_equal(result.as_numpy("logits"), expected)
+    response = result.get_response()
+    assert response["id"] == "batch" and response["model_version"] == version(client)
+
+
+def test_default_infer_is_binary_both_ways_and_gives_every_output(client, images, expected):
+    tensor = triton.InferInput("images", [8, 28, 28], "FP32")
+    tensor.set_data_from_numpy(images[:8])  # tritonclient's default: binary
+    result = client.infer("fmnist", [tensor])
+    assert np.array_equal(result.as_numpy("logits"), expected[:8])
+    probabilities = softmax(expected[:8]).astype(np.float32)
+    assert np.allclose(result.as_numpy("probabilities"), probabilities, atol=1e-7)
+    assert all("binary_data_size" in o["parameters"] for o in result.get_response()["outputs"])
+
+
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
+def test_classification_gives_top_k_labels(client, images, expected, real_test, binary):
+    tensor = triton.InferInput("images", [20, 28, 28], "FP32")
+    tensor.set_data_from_numpy(images[:20], binary_data=binary)
+    wanted = triton.InferRequestedOutput("probabilities", binary_data=binary, class_count=3)
+    top = client.infer("fmnist", [tensor], outputs=[wanted]).as_numpy("probabilities")
+    assert top.shape == (20, 3)
+    for row, logits in zip(top, expected[:20], strict=True):
+        fields = [(entry.decode() if binary else entry).split(":") for entry in row]
+        best = int(np.argmax(logits))
+        assert fields[0][1:] == [str(best), CLASS_NAMES[best]]
+        values = [float(value) for value, _, _ in fields]
+        assert values == sorted(values, reverse=True) and 0 < values[0] <= 1
+
+
+def test_an_error_reaches_the_client_as_its_message(client):
+    tensor = triton.InferInput("images", [1, 28, 28], "FP64")
+    tensor.set_data_from_numpy(np.zeros((1, 28, 28)))
+    with pytest.raises(InferenceServerException, match="the model takes FP32") as caught:
+        client.infer("fmnist", [tensor])
+    assert caught.value.status() == "400"
+
+
+def test_plain_json_without_content_type_and_a_version_in_the_url(server, client, images, expected):
+    body = {"inputs": [{"name": "images", "shape": [2, 28, 28], "datatype": "FP32"}]}
+    body["inputs"][0]["data"] = images[:2].tolist()
+    path = f"/v2/models/fmnist/versions/{version(client)}/infer"
+    status, headers, answer = server.request("POST", path, json.dumps(body).encode())
+    assert status == 200 and headers["content-type"] == "application/json"
+    outputs = {o["name"]: o for o in json.loads(answer)["outputs"]}
+    assert outputs["logits"]["shape"] == [2, 10]
+    assert np.array_equal(np.float32(outputs["logits"]["data"]), expected[:2].ravel())
+    status, _, answer = server.request("POST", "/v2/models/fmnist/versions/0/infer", b"{}")
+    assert status == 404 and json.loads(answer) == {
+        "error": f"version '0' is not loaded; serving {version(client)}"
+    }
+
+
+def test_health_is_empty_of_surprises_for_plain_http(server):
+    for path in ("/v2/health/live", "/v2/health/ready", "/v2/models/fmnist/ready"):
+        status, headers, _ = server.request("GET", path)
+        assert status == 200 and headers["content-type"] == "application/json"
+    assert server.request("GET", "/v2/models/fmnist/versions/x/ready")[0] == 404
+
+
+def test_metrics_count_requests_images_and_name_the_version(server, client, images):
+    tensor = triton.InferInput("images", [5, 28, 28], "FP32")
+    tensor.set_data_from_numpy(images[:5])
+    before = metric(server, "fmnist_images_inferred_total")
+    client.infer("fmnist", [tensor])
+    assert metric(server, "fmnist_images_inferred_total") == before + 5
+    page = server.request("GET", "/metrics")[2].decode()
+    assert f'fmnist_model_info{{name="fmnist",version="{version(client)}"}} 1.0' in page
+    assert 'fmnist_http_requests_total{endpoint="infer",status="200"}' in page
+    assert 'fmnist_http_request_duration_seconds_bucket{endpoint="infer",le="0.005"}' in page
+
+
+def metric(server, name: str) -> float:
+    for line in server.request("GET", "/metrics")[2].decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
