@@ -7,7 +7,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(HOME)/.local/bin:$(PATH)
 
 .PHONY: help setup check data browser repro cnn experiments plots test tests test-fast lint format \
-  bench remote-up remote-down push pull report
+  bench serve remote-up remote-down push pull report
 .DEFAULT_GOAL := help
 PLOTS_TEMPLATE := build/plots-template.html
 
@@ -66,8 +66,13 @@ $(PLOTS_TEMPLATE): scripts/plots-template.sh
 plots: check $(PLOTS_TEMPLATE) ## every plot in one page, dvc_plots/index.html (offline)
 	dvc plots show $$([ -f $(PLOTS_TEMPLATE) ] && echo --html-template $(PLOTS_TEMPLATE))
 
-# Headless Chromium for the test that looks at the rendered plots page.
-browser: ## headless Chromium (Debian package), for the plots test
+# The shipped model over HTTP (docs/serving.md); SERVE_ARGS for more, e.g. SERVE_ARGS="--port 9000".
+SERVE_ARGS ?=
+serve: setup ## serve models/model.tflite: a page at http://127.0.0.1:8080/, the API under /v2
+	fmnist serve $(SERVE_ARGS)
+
+# Headless Chromium and its WebDriver for the tests that look at the plots page and the server's.
+browser: ## headless Chromium and chromedriver (Debian packages), for the browser tests
 	@bash scripts/ensure-browser.sh
 
 lint: setup ## ruff check and ruff format --check

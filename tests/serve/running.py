@@ -59,11 +59,11 @@ class Server:
             raise
 
 
-def start(model: Path, folder: Path, *options: str) -> Server:
-    """`fmnist serve --model MODEL --port 0 OPTIONS`, once it answers ready."""
+def start(model: Path, folder: Path, *options: str, python: str = sys.executable) -> Server:
+    """`fmnist serve --model MODEL --port 0 OPTIONS` (by `python`), once it answers ready."""
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / f"serve-{time.monotonic_ns()}.log"
-    command = [sys.executable, "-m", "fmnist", "serve", "--model", str(model), "--port", "0"]
+    command = [python, "-m", "fmnist", "serve", "--model", str(model), "--port", "0"]
     with log.open("wb") as output:
         process = subprocess.Popen(
             [*command, *options],
@@ -87,9 +87,11 @@ def start(model: Path, folder: Path, *options: str) -> Server:
 
 
 @contextlib.contextmanager
-def serving(model: Path, folder: Path, *options: str) -> Iterator[Server]:
+def serving(
+    model: Path, folder: Path, *options: str, python: str = sys.executable
+) -> Iterator[Server]:
     """A server for the block; stopped after it, whatever happened."""
-    server = start(model, folder, *options)
+    server = start(model, folder, *options, python=python)
     try:
         yield server
     finally:

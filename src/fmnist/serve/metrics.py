@@ -64,6 +64,8 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        for result in ("loaded", "refused"):  # at 0 from the start, not from the first reload
+            self.reloads.labels(result)
 
     def serving(self, name: str, version: str, previous: str | None = None) -> None:
         """The gauge names the version now served, and only it."""
