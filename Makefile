@@ -7,7 +7,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(HOME)/.local/bin:$(PATH)
 
 .PHONY: help setup check data browser repro cnn experiments plots test tests test-fast lint format \
-  bench serve remote-up remote-down push pull report
+  bench bench-serve serve remote-up remote-down push pull report
 .DEFAULT_GOAL := help
 PLOTS_TEMPLATE := build/plots-template.html
 
@@ -96,6 +96,13 @@ test-fast: data ## the edit loop: no dvc, browser, server or real training
 
 bench: data ## the tutorial's training beside this pipeline's, timed in one run (about 8 minutes)
 	python bench/run.py
+
+# fmnist serve beside MLServer 1.7.0 (its own venv, build/mlserver-venv, made on first run) under
+# wrk on loopback; wrk is Debian's package, installed here if missing (as root).
+bench-serve: data ## fmnist serve beside MLServer 1.7.0 under wrk, in one run (about 4 minutes)
+	@command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null 2>&1 \
+	  || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; }
+	python bench/serve.py
 
 # A local S3 server (rclone serve s3 on 127.0.0.1, objects under ~/.cache/fmnist/s3) as this
 # clone's default DVC remote, in .dvc/config.local. Idempotent; PORT picks another port.

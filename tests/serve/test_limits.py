@@ -53,7 +53,7 @@ BAD = {  # path, body, headers, status, a fragment of the one line
     "wrong method": ("/v2/health/live", b"", {"method": "DELETE"}, 405, "not allowed"),
     "not json": (INFER, b"\xff\xfe", {}, 400, "not valid JSON"),
     "empty body": (INFER, b"", {}, 400, "not valid JSON"),
-    "too deep": (INFER, b"[" * 5000 + b"]" * 5000, {}, 400, "nests deeper than 16"),
+    "too deep": (INFER, b"[" * 5000 + b"]" * 5000, {}, 400, "nests deeper than 1024"),
     "wrong datatype": (INFER, image_request().replace(b"FP32", b"INT8"), {}, 400, "'INT8'"),
     "batch over the limit": (
         INFER,

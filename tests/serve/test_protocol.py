@@ -20,6 +20,9 @@ from fmnist.serve.protocol import (
 )
 
 IMAGES = np.random.default_rng(0).random((2, 28, 28), dtype=np.float32)
+DEEP: list = [0.5]
+for _ in range(70):  # NumPy builds arrays of 64 dimensions at most
+    DEEP = [DEEP]
 
 
 def request(**changes) -> dict:
@@ -93,7 +96,9 @@ BAD = {
         "not a list of integers",
     ),
     "too few values": (request(tensor={"data": [0.5] * 10}), None, 400, "has 10 values"),
-    "ragged": (request(tensor={"data": [[0.5], [0.5, 0.5]]}), None, 400, "different lengths"),
+    "ragged": (request(tensor={"data": [[0.5], [0.5, 0.5]]}), None, 400, "not nested as"),
+    "data nested deeper": (request(tensor={"data": [[[[0.5]]]] * 1568}), None, 400, "nested as"),
+    "beyond NumPy's dimensions": (request(tensor={"data": DEEP}), None, 400, "too deep"),
     "nested wrongly": (request(tensor={"data": [[0.5] * 784] * 2}), None, 400, "nested as"),
     "text values": (request(tensor={"data": ["0.5"] * 1568}), None, 400, "not all numbers"),
     "null values": (request(tensor={"data": [None] * 1568}), None, 400, "not all numbers"),

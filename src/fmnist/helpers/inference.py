@@ -109,6 +109,8 @@ class Classifier:
 
     def logits(self, images: np.ndarray) -> np.ndarray:
         """Logits in float32, computed CHUNK_SIZE images at a time."""
+        if 0 < len(images) <= CHUNK_SIZE:  # one call: a served request's usual case
+            return self._run(np.ascontiguousarray(images, np.float32))
         chunks = [
             self._run(np.ascontiguousarray(images[start : start + CHUNK_SIZE], np.float32))
             for start in range(0, len(images), CHUNK_SIZE)
@@ -121,11 +123,12 @@ def _describe(detail: dict) -> str:
     return f"{np.dtype(detail['dtype']).name} {shape}"
 
 
-def classifier_from_bytes(path: str | Path, data: bytes) -> Classifier:
-    """The interpreter over sealed bytes, with its input and output checked against ours."""
+def classifier_from_bytes(path: str | Path, data: bytes, threads: int = 0) -> Classifier:
+    """The interpreter over sealed bytes, with its input and output checked against ours;
+    `threads` for LiteRT's kernels (0: every core this process may use)."""
     try:
         with stderr_without(EVERYTHING):  # LiteRT's start-up lines, off the terminal
-            interpreter = Interpreter(model_content=data, num_threads=_threads())
+            interpreter = Interpreter(model_content=data, num_threads=threads or _threads())
     except (ValueError, RuntimeError) as error:
         raise ModelError(f"{path}: LiteRT cannot load it ({str(error).splitlines()[0]})") from None
     inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
@@ -143,8 +146,9 @@ def classifier_from_bytes(path: str | Path, data: bytes) -> Classifier:
     return classifier
 
 
-def load_classifier(path: Path) -> Classifier:
-    """The LiteRT classifier of a model.tflite that train exported and sealed."""
+def load_classifier(path: Path, threads: int = 0) -> Classifier:
+    """The LiteRT classifier of a model.tflite that train exported and sealed (`threads` as in
+    classifier_from_bytes)."""
     if path.is_dir():
         raise ModelError(f"{path}: a directory, not a model file")
     if path.exists() and not path.is_file():  # /dev/zero would be read forever
@@ -158,7 +162,7 @@ def load_classifier(path: Path) -> Classifier:
     except OSError as error:
         raise ModelError(f"{path}: cannot read ({error.strerror})") from None
     seal = _check_bytes(path, data)
-    classifier = classifier_from_bytes(path, data)
+    classifier = classifier_from_bytes(path, data, threads)
     classifier.seal = seal
     return classifier
 

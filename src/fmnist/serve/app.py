@@ -141,10 +141,10 @@ def create_app(service: Service) -> ASGIApp:
         return _json({"name": settings.name, "ready": True})
 
     async def infer(request: Request) -> Response:
-        model = service.model_for(request)
-        large = (declared_length(request) or LARGE_BODY + 1) > LARGE_BODY
+        model, length = service.model_for(request), declared_length(request)
+        large = length is None or length > LARGE_BODY
         async with service.large if large else nullcontext():
-            body = await read_body(request, settings.max_body)
+            body = await read_body(request, settings.max_body, length)
             header_length = request.headers.get(protocol.HEADER_LENGTH)
             arguments = (body, header_length, settings.max_batch)
             if large:
@@ -158,10 +158,10 @@ def create_app(service: Service) -> ASGIApp:
 
     async def classify(request: Request) -> Response:
         """The page's endpoint: an image file in the body, decoded as `fmnist predict` does."""
-        model = service.model
-        large = (declared_length(request) or LARGE_BODY + 1) > LARGE_BODY
+        model, length = service.model, declared_length(request)
+        large = length is None or length > LARGE_BODY
         async with service.large if large else nullcontext():
-            body = await read_body(request, settings.max_body)
+            body = await read_body(request, settings.max_body, length)
             async with service.decoders:
                 images = await anyio.to_thread.run_sync(decode, BytesIO(body), UPLOAD_NAME)
         probabilities = softmax(model.logits(images))
@@ -202,21 +202,22 @@ def create_app(service: Service) -> ASGIApp:
         LOG.error("fmnist serve: %s", problem)
         return error("the model failed on this input", 500)
 
+    # The infer routes first: Starlette tries routes in order, and infer is the busiest.
     model_path = "/v2/models/{name}"
     versioned = "/v2/models/{name}/versions/{version}"
-    routes = [
+    routes = [Route(path + "/infer", infer, methods=["POST"]) for path in (model_path, versioned)]
+    routes += [
+        Route("/v2/health/live", live, methods=["GET"]),
+        Route("/v2/health/ready", ready, methods=["GET"]),
         Route("/", home, methods=["GET"]),
         Route("/classify", classify, methods=["POST"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/v2", server_metadata, methods=["GET"]),
-        Route("/v2/health/live", live, methods=["GET"]),
-        Route("/v2/health/ready", ready, methods=["GET"]),
     ]
     for prefix in (model_path, versioned):
         routes += [
             Route(prefix, model_metadata, methods=["GET"]),
             Route(prefix + "/ready", model_ready, methods=["GET"]),
-            Route(prefix + "/infer", infer, methods=["POST"]),
         ]
 
     @asynccontextmanager

@@ -53,9 +53,9 @@ async def _drain(stream: AsyncIterator[bytes], total: int, most: int) -> None:
             return
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body (inflated if compressed): 413 before reading past `limit`."""
-    length = declared_length(request)
+async def read_body(request: Request, limit: int, length: int | None) -> bytes:
+    """The whole body (inflated if compressed): 413 before reading past `limit`; `length` is
+    its declared_length."""
     if length is not None and length > limit:
         if length <= 2 * limit:  # a larger one is cut off unread: better a reset than the wait
             await _drain(request.stream(), 0, 2 * limit)

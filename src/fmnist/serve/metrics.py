@@ -64,8 +64,18 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self._children: dict[tuple[str, int], tuple] = {}
         for result in ("loaded", "refused"):  # at 0 from the start, not from the first reload
             self.reloads.labels(result)
+
+    def observe(self, endpoint: str, status: int, seconds: float) -> None:
+        """One request answered: counted by endpoint and status, timed by endpoint."""
+        key = (endpoint, status)
+        if (children := self._children.get(key)) is None:  # labels() costs a lock and a lookup
+            children = self.requests.labels(endpoint, str(status)), self.latency.labels(endpoint)
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def serving(self, name: str, version: str, previous: str | None = None) -> None:
         """The gauge names the version now served, and only it."""
@@ -104,8 +114,7 @@ def observed(app: Callable, metrics: Metrics, quiet: bool) -> Callable:
             metrics.in_progress.dec()
             elapsed = time.perf_counter() - start
             endpoint = getattr(scope.get("endpoint"), "__name__", "none")
-            metrics.requests.labels(endpoint, str(status[0])).inc()
-            metrics.latency.labels(endpoint).observe(elapsed)
+            metrics.observe(endpoint, status[0], elapsed)
             if not quiet:
                 client = (scope.get("client") or ("-", 0))[0]
                 ACCESS_LOG.info(

@@ -22,11 +22,11 @@ LOGITS, PROBABILITIES = "logits", "probabilities"
 OUTPUTS = (LOGITS, PROBABILITIES)
 DATATYPE = "FP32"
 HEADER_LENGTH = "inference-header-content-length"
-# A request nests 6 levels deep at most ({"inputs": [{"data": [[[...]]]}]}); orjson's own limit
-# is 1024. Counted on the raw bytes, strings included, so an id full of brackets may be refused.
-MAX_DEPTH = 16
+# orjson's own bound on nesting, refused in one line like any other bad JSON (a request nests
+# 6 levels at most: {"inputs": [{"data": [[[...]]]}]}); the values are then checked against
+# the shape, so deeper data is refused there.
+MAX_DEPTH = 1024
 _IMAGE_VALUES = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
-_OPENERS, _CLOSERS = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
 
 
 class ProtocolError(Exception):
@@ -59,13 +59,6 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _depth(data: bytes) -> int:
-    """The deepest nesting of brackets and braces in `data`."""
-    raw = np.frombuffer(data, np.uint8)
-    steps = np.isin(raw, _OPENERS).astype(np.int32) - np.isin(raw, _CLOSERS).astype(np.int32)
-    return int(np.cumsum(steps).max(initial=0))
-
-
 def split_body(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
     """The JSON header and the binary tensors after it, by Inference-Header-Content-Length."""
     if header_length is None:
@@ -82,19 +75,22 @@ def split_body(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
 
 
 def _load_json(header: bytes) -> dict:
-    if _depth(header) > MAX_DEPTH:
-        raise ProtocolError(f"the JSON nests deeper than {MAX_DEPTH} levels")
     try:
         document = orjson.loads(header)
     except orjson.JSONDecodeError as error:
-        raise ProtocolError(f"the body is not valid JSON ({str(error).splitlines()[0]})") from None
+        reason = str(error).splitlines()[0]
+        if reason.startswith("depth limit exceeded"):
+            raise ProtocolError(f"the JSON nests deeper than {MAX_DEPTH} levels") from None
+        raise ProtocolError(f"the body is not valid JSON ({reason})") from None
     if not isinstance(document, dict):
         raise ProtocolError("the body is not a JSON object")
     return document
 
 
 def _parameters(holder: dict, where: str) -> dict:
-    parameters = holder.get("parameters", {})
+    if "parameters" not in holder:
+        return {}
+    parameters = holder["parameters"]
     if not isinstance(parameters, dict) or not all(
         isinstance(value, str | int | float | bool) for value in parameters.values()
     ):
@@ -130,8 +126,10 @@ def _json_values(data: object, shape: list[int]) -> np.ndarray:
         raise ProtocolError("inputs[0].data: not a list of numbers")
     try:
         values = np.asarray(data)
-    except (ValueError, TypeError):
-        raise ProtocolError("inputs[0].data: nested lists of different lengths") from None
+    except (ValueError, TypeError):  # ragged, or nested deeper than NumPy's 64 dimensions
+        raise ProtocolError(
+            "inputs[0].data: not nested as the shape (ragged or too deep)"
+        ) from None
     if values.dtype.kind not in "iuf" and values.size:
         raise ProtocolError("inputs[0].data: not all numbers (text, booleans or null)")
     if values.ndim != 1 and list(values.shape) != shape:
@@ -252,10 +250,9 @@ def encode_infer(
     request: InferRequest, model_name: str, version: str, logits: np.ndarray
 ) -> tuple[bytes, dict[str, str]]:
     """The response body and its headers: JSON, then the binary outputs in the same order."""
-    values = {LOGITS: logits, PROBABILITIES: softmax(logits).astype(np.float32)}
     outputs, buffers = [], []
     for output in request.outputs:
-        tensor = values[output.name]
+        tensor = logits if output.name == LOGITS else softmax(logits).astype(np.float32)
         if output.classes:
             rows = classification(tensor, output.classes)
             entry = {"name": output.name, "datatype": "BYTES", "shape": [len(rows), output.classes]}

@@ -154,6 +154,7 @@ def serve(settings: ServeSettings) -> int:
         log_config=None,
         access_log=False,
         server_header=False,
+        proxy_headers=False,  # X-Forwarded-For is not trusted: the log names the real peer
         timeout_graceful_shutdown=settings.drain_timeout,
     )
     server = Server(config, service)
