@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,6 @@ from fmnist.core.dataset import CLASS_NAMES
 from fmnist.helpers.inference import load_classifier
 from fmnist.tools.images import load_input
 
-from ..conftest import ROOT
 from .running import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,8 +43,6 @@ FLAGS = [
     "--disable-sync",
     "--window-size=1000,800",
 ]
-SCREENSHOT = ROOT / "docs/serve-page.png"  # written only when FMNIST_SCREENSHOT is set
-
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
@@ -154,16 +150,6 @@ def assert_console_clean(driver, allowed: tuple[str, ...] = ()) -> None:
     assert severe == []
 
 
-def screenshot(driver, path: Path, size: tuple[int, int] = (1000, 800)) -> None:
-    """The page as a `size` viewport shows it: the window grown by what its frame takes."""
-    inner = "return [window.innerWidth, window.innerHeight];"
-    width, height = driver.execute_script(inner)
-    outer = driver.get_window_size()
-    driver.set_window_size(outer["width"] + size[0] - width, outer["height"] + size[1] - height)
-    wait(driver, lambda d: tuple(d.execute_script(inner)) == size, f"no {size} viewport")
-    assert driver.save_screenshot(str(path))
-
-
 def as_uint8(image: np.ndarray) -> np.ndarray:
     """A Split's float image in [0, 1] back to the dataset's bytes (exact: they were x / 255)."""
     return np.round(image * 255).astype(np.uint8)
@@ -206,8 +192,6 @@ def test_a_chosen_photo_shows_its_class_and_what_the_model_saw(
     assert np.array_equal(preview(browser), pixels)  # exactly the 28x28 the model saw
     assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-answered") == "1"
     assert text(browser, "error") == ""
-    if os.environ.get("FMNIST_SCREENSHOT"):
-        screenshot(browser, SCREENSHOT)
     assert_console_clean(browser)
 
 
