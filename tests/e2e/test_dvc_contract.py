@@ -104,6 +104,8 @@ OUTPUTS = [
     "reports/live/plots/metrics/test/loss.tsv",
     "reports/confusion.json",
     "reports/per_class.json",
+    "reports/reliability.json",
+    "reports/figures/reliability.png",
     "reports/figures/samples.png",
     "reports/figures/mistakes.png",
     "reports/figures/confusion.png",

@@ -16,6 +16,8 @@ OUTPUTS = (
     "reports/live/plots/metrics/test/accuracy.tsv",
     "reports/confusion.json",
     "reports/per_class.json",
+    "reports/reliability.json",
+    "reports/figures/reliability.png",
     "reports/figures/samples.png",
     "reports/figures/mistakes.png",
     "reports/figures/confusion.png",
@@ -78,8 +80,9 @@ def test_metrics_show_lists_the_metrics(project, first_repro):
 def test_metrics_diff_lists_the_headline_figures_before_the_per_class_report(project, first_repro):
     rows = dvc(project, "metrics", "diff").stdout.splitlines()[1:]  # after the header
     evaluate = [row.split()[1] for row in rows if row.startswith("metrics/evaluate.json")]
-    headline = ["accuracy_gap", "test_accuracy", "test_loss", "train_accuracy", "train_loss"]
-    assert evaluate[:5] == headline
+    headline = ["accuracy_gap", "calibration.confidence_right", "calibration.confidence_wrong"]
+    headline += ["calibration.ece", "test_accuracy", "test_loss", "train_accuracy", "train_loss"]
+    assert evaluate[: len(headline)] == headline
     # Precision, recall, F1 and support of 10 classes and the macro and weighted averages.
-    assert len(evaluate) == 5 + 12 * 4
-    assert all(key.startswith("z_per_class.") for key in evaluate[5:])
+    assert len(evaluate) == len(headline) + 12 * 4
+    assert all(key.startswith("z_per_class.") for key in evaluate[len(headline) :])

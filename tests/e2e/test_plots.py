@@ -44,8 +44,9 @@ const originalError = console.error;
 console.error = (...args) => { reportError(args.join(" ")); originalError(...args); };
 </script>"""
 
-VEGA_PLOTS = 5  # accuracy and loss curves, confusion matrix, F1 by class, predict confidence
-IMAGES = {"samples.png", "mistakes.png", "confusion.png"}
+# accuracy and loss curves, confusion matrix, F1 by class, reliability, predict confidence
+VEGA_PLOTS = 6
+IMAGES = {"samples.png", "mistakes.png", "confusion.png", "reliability.png"}
 
 
 def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:

@@ -78,6 +78,7 @@ def test_evaluate_scores_the_model_it_is_given(project, capsys):
     assert metrics["test_accuracy"] == pytest.approx(np.mean(predicted == test.labels))
     assert sorted(metrics) == [
         "accuracy_gap",
+        "calibration",
         "test_accuracy",
         "test_loss",
         "train_accuracy",
@@ -88,7 +89,10 @@ def test_evaluate_scores_the_model_it_is_given(project, capsys):
     confusion = json.loads((project / paths.CONFUSION).read_text())
     assert [cell["predicted"] for cell in confusion].count("Ankle boot") == np.sum(predicted == 9)
     figures = sorted(p.name for p in (project / paths.FIGURES_DIR).iterdir())
-    assert figures == ["confusion.png", "mistakes.png", "samples.png"]
+    assert figures == ["confusion.png", "mistakes.png", "reliability.png", "samples.png"]
+    assert 0 <= metrics["calibration"]["ece"] <= 1
+    reliability = json.loads((project / paths.RELIABILITY).read_text())
+    assert sum(row["count"] for row in reliability) == TEST_IMAGES
     first = files(project)
     assert run(evaluate, project, capsys)[0] == 0
     assert files(project) == first  # byte for byte on a rerun

@@ -28,6 +28,7 @@ PREDICT_METRICS = Path("metrics/predict.json")
 PREDICTIONS = Path("reports/predictions.json")
 CONFUSION = Path("reports/confusion.json")
 PER_CLASS = Path("reports/per_class.json")
+RELIABILITY = Path("reports/reliability.json")
 FIGURES_DIR = Path("reports/figures")
 
 # Where a user points the pipeline at their own copy of the data: a directory or a base URL.

@@ -1,4 +1,5 @@
-"""Pictures written by evaluate: sample images, the most confident mistakes, a confusion heatmap.
+"""Pictures written by evaluate: sample images, the most confident mistakes, a confusion heatmap,
+the reliability diagram.
 
 Uses matplotlib's object API with the Agg canvas (no pyplot, no display) so that it imports fast
 and renders the same bytes every run.
@@ -78,6 +79,34 @@ def confusion_heatmap(matrix: np.ndarray) -> Figure:
         colour = "white" if count > threshold else "black"
         axes.text(column, row, str(count), ha="center", va="center", fontsize=7, color=colour)
     axes.set_title("Test-set confusion matrix")
+    figure.tight_layout()
+    return figure
+
+
+def reliability_diagram(rows: list[dict], ece: float) -> Figure:
+    """Accuracy per confidence bin, outlined by the bin's mean confidence: where the outline
+    stands above the bar the model is over-confident there."""
+    figure = Figure(figsize=(6, 6))
+    axes = figure.add_subplot()
+    filled = [row for row in rows if row["count"]]
+    width = rows[0]["upper"] - rows[0]["lower"]
+    centres = [(row["lower"] + row["upper"]) / 2 for row in filled]
+    axes.bar(centres, [row["accuracy"] for row in filled], width=width * 0.9, label="accuracy")
+    axes.bar(
+        centres,
+        [row["confidence"] for row in filled],
+        width=width * 0.9,
+        fill=False,
+        edgecolor="tab:red",
+        label="mean confidence",
+    )
+    axes.plot([0, 1], [0, 1], "--", color="grey", linewidth=1, label="perfect calibration")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.set_xlabel("confidence (top class's probability)")
+    axes.set_ylabel("accuracy")
+    axes.set_title(f"Reliability on the test set: ECE {ece:.4f} ({len(rows)} bins)")
+    axes.legend(loc="upper left")
     figure.tight_layout()
     return figure
 

@@ -1,4 +1,5 @@
-"""Stage evaluate: accuracy, the train/test gap and a per-class report; plot data and pictures."""
+"""Stage evaluate: accuracy, the train/test gap, calibration and a per-class report; plot data
+and pictures."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fmnist.core import paths
 from fmnist.core.atomic import write_json
 from fmnist.core.dataset import CLASS_NAMES, Split, load_split
 from fmnist.helpers import figures
+from fmnist.helpers.calibration import calibration
 from fmnist.helpers.inference import load_classifier, softmax
 from fmnist.stages.common import stage_main
 
@@ -58,8 +60,11 @@ def per_class_records(report: dict) -> list[dict]:
     ]
 
 
-def write_figures(test: Split, probabilities: np.ndarray, folder: Path) -> None:
-    """The PNG pictures: sample images, the most confident mistakes, the confusion heatmap."""
+def write_figures(
+    test: Split, probabilities: np.ndarray, folder: Path, reliability: list[dict], ece: float
+) -> None:
+    """The PNG pictures: sample images, the most confident mistakes, the confusion heatmap,
+    the reliability diagram."""
     predicted = probabilities.argmax(axis=1)
     confidence = probabilities.max(axis=1)
     matrix = confusion_matrix(test.labels, predicted, labels=list(range(len(CLASS_NAMES))))
@@ -67,6 +72,7 @@ def write_figures(test: Split, probabilities: np.ndarray, folder: Path) -> None:
     mistakes = figures.mistakes_grid(test.images, test.labels, predicted, confidence)
     figures.save_png(mistakes, folder / "mistakes.png")
     figures.save_png(figures.confusion_heatmap(matrix), folder / "confusion.png")
+    figures.save_png(figures.reliability_diagram(reliability, ece), folder / "reliability.png")
 
 
 def evaluate(test: Split, test_logits: np.ndarray, train: Split, train_logits: np.ndarray) -> dict:
@@ -74,6 +80,9 @@ def evaluate(test: Split, test_logits: np.ndarray, train: Split, train_logits: n
     test_loss, test_accuracy = loss_and_accuracy(test_logits, test.labels)
     train_loss, train_accuracy = loss_and_accuracy(train_logits, train.labels)
     return {
+        # The top class's probability against how often it is right (an overfitted network is
+        # over-confident): ECE over 15 bins, and the mean confidence of right and wrong answers.
+        "calibration": calibration(softmax(test_logits), test.labels)[0],
         "test_loss": test_loss,
         "test_accuracy": test_accuracy,
         "train_loss": train_loss,
@@ -92,11 +101,16 @@ def _run(root: Path) -> None:
     metrics = evaluate(test, test_logits, train, train_logits)
     write_json(root / paths.CONFUSION, confusion_records(test.labels, test_logits.argmax(axis=1)))
     write_json(root / paths.PER_CLASS, per_class_records(metrics[paths.PER_CLASS_KEY]))
-    write_figures(test, softmax(test_logits), root / paths.FIGURES_DIR)
+    probabilities = softmax(test_logits)
+    reliability = calibration(probabilities, test.labels)[1]  # the plot's rows
+    write_json(root / paths.RELIABILITY, [row for row in reliability if row["count"]])
+    ece = metrics["calibration"]["ece"]
+    write_figures(test, probabilities, root / paths.FIGURES_DIR, reliability, ece)
     write_json(root / paths.EVALUATE_METRICS, metrics)
     print(
         f"evaluate: test accuracy {metrics['test_accuracy']:.4f}, "
-        f"train {metrics['train_accuracy']:.4f}, gap {metrics['accuracy_gap']:.4f}"
+        f"train {metrics['train_accuracy']:.4f}, gap {metrics['accuracy_gap']:.4f}, "
+        f"ECE {metrics['calibration']['ece']:.4f}"
     )
 
 
