@@ -90,7 +90,10 @@ class Service:
         """Look at the model file every `poll` seconds, for as long as the server runs."""
         while True:
             await asyncio.sleep(self.settings.poll)
-            await self.check_model()
+            try:
+                await self.check_model()
+            except Exception as error:  # a surprise must not end reloads for good
+                LOG.error("fmnist serve: looking at %s failed: %r", self.settings.model, error)
 
 
 def _json(content: object, status: int = 200, headers: dict | None = None) -> Response:
