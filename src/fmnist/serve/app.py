@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from importlib import metadata, resources
 from io import BytesIO
@@ -63,6 +64,15 @@ class Service:
                 f"version {version[:40]!r} is not loaded; serving {model.version}", 404
             )
         return model
+
+    @asynccontextmanager
+    async def admitted(self, request: Request) -> AsyncIterator[tuple[bytes, bool]]:
+        """The body read within the limit, and whether it is large: a body over LARGE_BODY (or
+        of unknown size) holds one of LARGE_BODIES slots until the block ends."""
+        length = declared_length(request)
+        large = length is None or length > LARGE_BODY
+        async with self.large if large else nullcontext():
+            yield await read_body(request, self.settings.max_body, length), large
 
     async def check_model(self) -> None:
         """Load the model file if it changed; swap it in only if it passes every check."""
@@ -144,10 +154,8 @@ def create_app(service: Service) -> ASGIApp:
         return _json({"name": settings.name, "ready": True})
 
     async def infer(request: Request) -> Response:
-        model, length = service.model_for(request), declared_length(request)
-        large = length is None or length > LARGE_BODY
-        async with service.large if large else nullcontext():
-            body = await read_body(request, settings.max_body, length)
+        model = service.model_for(request)
+        async with service.admitted(request) as (body, large):
             header_length = request.headers.get(protocol.HEADER_LENGTH)
             arguments = (body, header_length, settings.max_batch)
             if large:
@@ -161,12 +169,9 @@ def create_app(service: Service) -> ASGIApp:
 
     async def classify(request: Request) -> Response:
         """The page's endpoint: an image file in the body, decoded as `fmnist predict` does."""
-        model, length = service.model, declared_length(request)
-        large = length is None or length > LARGE_BODY
-        async with service.large if large else nullcontext():
-            body = await read_body(request, settings.max_body, length)
-            async with service.decoders:
-                images = await anyio.to_thread.run_sync(decode, BytesIO(body), UPLOAD_NAME)
+        model = service.model
+        async with service.admitted(request) as (body, _), service.decoders:
+            images = await anyio.to_thread.run_sync(decode, BytesIO(body), UPLOAD_NAME)
         probabilities = softmax(model.logits(images))
         service.metrics.images.inc(len(images))
         first = (images[0] * 255).round().astype("uint8")
