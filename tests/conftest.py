@@ -40,7 +40,16 @@ def real_test(real_content) -> Split:
 
 
 @pytest.fixture(scope="session")
-def trained(real_train, real_test, tmp_path_factory):
+def profile(real_train) -> bytes:
+    """The input profile train fits on the real training split (fmnist.ood), as bytes."""
+    from fmnist.ood.fit import fit_on_training
+    from fmnist.ood.profile import to_bytes
+
+    return to_bytes(fit_on_training(real_train.images, real_train.labels, 10, seed=42))
+
+
+@pytest.fixture(scope="session")
+def trained(real_train, real_test, profile, tmp_path_factory):
     """A real model: one epoch on the real training set, saved and exported as train does.
 
     Returns the Keras model and the path of its model.tflite (model.keras lies beside it).
@@ -56,5 +65,5 @@ def trained(real_train, real_test, tmp_path_factory):
     fit(model, real_train, 1, params.batch_size, params.seed)
     folder = tmp_path_factory.mktemp("model")
     save_model(model, folder / "model.keras")
-    (folder / "model.tflite").write_bytes(export(model, real_test.images[:1000]))
+    (folder / "model.tflite").write_bytes(export(model, real_test.images[:1000], profile))
     return model, folder / "model.tflite"

@@ -40,8 +40,15 @@ def first_repro(project):
     return dvc(project, "repro")
 
 
-def test_repro_runs_all_four_stages_and_writes_every_output(project, first_repro):
-    assert ran_stages(first_repro.stdout) == ["check", "prepare", "train", "evaluate", "predict"]
+def test_repro_runs_every_stage_and_writes_every_output(project, first_repro):
+    assert ran_stages(first_repro.stdout) == [
+        "check",
+        "prepare",
+        "ood_sets",
+        "train",
+        "evaluate",
+        "predict",
+    ]
     for output in OUTPUTS:
         assert (project / output).stat().st_size > 0, output
     curve = (project / "reports/live/plots/metrics/test/accuracy.tsv").read_text().splitlines()

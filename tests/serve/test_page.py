@@ -171,7 +171,7 @@ def test_a_chosen_photo_shows_its_class_and_what_the_model_saw(
     classifier = load_classifier(trained[1])
     for index in range(50):
         photo = photo_like(real_test.images[index], tmp_path / f"photo-{index}.jpg")
-        decoded = load_input(photo)
+        decoded = load_input(photo).images
         expected = CLASS_NAMES[int(classifier.logits(decoded)[0].argmax())]
         if expected == CLASS_NAMES[real_test.labels[index]]:
             break

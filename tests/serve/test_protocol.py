@@ -61,13 +61,14 @@ def test_raw_binary_request_is_one_image_with_binary_outputs():
     assert [(o.name, o.binary) for o in parsed.outputs] == [
         ("logits", True),
         ("probabilities", True),
+        ("ood_score", True),
     ]
 
 
 def test_outputs_default_to_all_and_follow_binary_data_output():
     assert all(not o.binary for o in parse(request()).outputs)
     parsed = parse(request(parameters={"binary_data_output": True}))
-    assert [o.binary for o in parsed.outputs] == [True, True]
+    assert [o.binary for o in parsed.outputs] == [True, True, True]
     outputs = [{"name": "probabilities", "parameters": {"binary_data": False, "classification": 3}}]
     parsed = parse(request(parameters={"binary_data_output": True}, outputs=outputs))
     assert parsed.outputs == (Output("probabilities", False, 3),)
@@ -164,7 +165,7 @@ def test_classification_is_top_k_value_index_label_best_first():
 def test_response_holds_json_and_binary_outputs_in_order():
     logits = np.arange(20, dtype=np.float32).reshape(2, 10)
     outputs = (Output("logits", True), Output("probabilities", False, 2))
-    body, headers = encode_infer(InferRequest("7", IMAGES, outputs), "fmnist", "abc", logits)
+    body, headers = encode_infer(InferRequest("7", IMAGES, outputs), "fmnist", "abc", logits, None)
     header_size = int(headers["inference-header-content-length"])
     header = orjson.loads(body[:header_size])
     assert header["model_name"] == "fmnist" and header["model_version"] == "abc"
@@ -179,7 +180,7 @@ def test_response_holds_json_and_binary_outputs_in_order():
 def test_bytes_outputs_are_length_prefixed_in_binary():
     logits = np.eye(10, dtype=np.float32)[:1]
     outputs = (Output("logits", True, 1),)
-    body, headers = encode_infer(InferRequest(None, IMAGES[:1], outputs), "m", "v", logits)
+    body, headers = encode_infer(InferRequest(None, IMAGES[:1], outputs), "m", "v", logits, None)
     raw = body[int(headers["inference-header-content-length"]) :]
     (length,) = struct.unpack("<I", raw[:4])
     assert raw[4:] == b"1:0:T-shirt/top" and length == len(raw) - 4
@@ -189,7 +190,33 @@ def test_bytes_outputs_are_length_prefixed_in_binary():
 def test_json_only_response_has_no_header_length():
     logits = np.zeros((1, 10), np.float32)
     body, headers = encode_infer(
-        InferRequest(None, IMAGES[:1], (Output("logits", False),)), "m", "v", logits
+        InferRequest(None, IMAGES[:1], (Output("logits", False),)), "m", "v", logits, None
     )
     assert headers == {"content-type": "application/json"}
     assert orjson.loads(body)["outputs"][0]["data"] == [0.0] * 10
+
+
+def test_the_ood_score_comes_by_default_and_only_where_the_model_has_a_profile():
+    logits, scores = np.zeros((2, 10), np.float32), np.array([0.5, 3.0])
+    defaults = parse(request()).outputs
+    body, _ = encode_infer(InferRequest(None, IMAGES, defaults), "m", "v", logits, scores)
+    outputs = {o["name"]: o for o in orjson.loads(body)["outputs"]}
+    assert outputs["ood_score"] == {
+        "name": "ood_score",
+        "datatype": "FP32",
+        "shape": [2],
+        "data": [0.5, 3.0],
+    }
+    body, _ = encode_infer(InferRequest(None, IMAGES, defaults), "m", "v", logits, None)
+    assert [o["name"] for o in orjson.loads(body)["outputs"]] == ["logits", "probabilities"]
+    asked = parse(request(outputs=[{"name": "ood_score"}])).outputs
+    with pytest.raises(
+        ProtocolError, match="^ood_score: this model was exported without a profile$"
+    ):
+        encode_infer(InferRequest(None, IMAGES, asked), "m", "v", logits, None)
+
+
+def test_classification_of_the_ood_score_is_refused():
+    outputs = [{"name": "ood_score", "parameters": {"classification": 2}}]
+    with pytest.raises(ProtocolError, match="classification is for logits and probabilities"):
+        parse(request(outputs=outputs))

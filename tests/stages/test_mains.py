@@ -184,7 +184,7 @@ def test_the_dispatcher_names_the_stages_it_knows():
     assert result.returncode == 2
     assert (
         result.stderr
-        == "usage: python -m fmnist.stages {check,prepare,train,evaluate,predict} [--root DIR]\n"
+        == "usage: python -m fmnist.stages {check,prepare,ood_sets,train,evaluate,predict} [--root DIR]\n"
     )
 
 

@@ -68,10 +68,11 @@ def test_decode_reads_an_image_and_an_array_from_bytes():
     stream = io.BytesIO()
     np.save(stream, array)
     stream.seek(0)
-    decoded = decode(stream, "batch")
+    decoded, kind = decode(stream, "batch")
     assert decoded.shape == (3, 28, 28) and decoded[1].min() == 1.0 and decoded[0].max() == 0.0
-    image = decode(png_bytes(Image.new("L", (28, 28), 0)), "black")
-    assert image.shape == (1, 28, 28) and image.max() == 0.0
+    assert kind == "tensor"
+    image, kind = decode(png_bytes(Image.new("L", (28, 28), 0)), "black")
+    assert image.shape == (1, 28, 28) and image.max() == 0.0 and kind == "file"
 
 
 def test_decode_names_the_input_in_its_refusal():

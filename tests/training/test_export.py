@@ -112,11 +112,11 @@ def test_trained_export_matches_keras_on_the_whole_test_set(trained, real_test):
     assert (got.argmax(1) == expected.argmax(1)).all()
 
 
-def test_export_is_byte_reproducible_and_sealed(trained, real_test):
+def test_export_is_byte_reproducible_and_sealed(trained, real_test, profile):
     from fmnist.training.export import export
 
     model, path = trained
-    again = export(model, real_test.images[:100])
+    again = export(model, real_test.images[:100], profile)
     assert again == path.read_bytes()
     position = seal_position(again)
     assert position is not None and again[position : position + 32] == seal_digest(again, position)
@@ -131,7 +131,7 @@ def test_export_refuses_a_conversion_that_computes_something_else(real_test, mon
     convert = export_module.convert
     monkeypatch.setattr(export_module, "convert", lambda _: convert(other))
     with pytest.raises(export_module.ExportError, match=r"differ from Keras' by \d"):
-        export_module.export(model, real_test.images[:100])
+        export_module.export(model, real_test.images[:100], b"")
 
 
 def test_test_time_flip_ships_the_average_of_image_and_mirror(real_test):
@@ -142,11 +142,11 @@ def test_test_time_flip_ships_the_average_of_image_and_mirror(real_test):
     model = built(cnn_params(2, 3, True, True))
     images = real_test.images[:300]
     mirrors = images[:, :, ::-1]
-    sealed = export(with_test_time_flip(model), images)
+    sealed = export(with_test_time_flip(model), images, b"profile")
     got = classifier_from_bytes("averaged", sealed).logits(images)
     expected = (np.asarray(model(images)) + np.asarray(model(mirrors))) / 2
     assert np.abs(got - expected).max() <= TOLERANCE
     # Mirror-invariant by construction; the plain network is not.
     assert np.abs(classifier_from_bytes("m", sealed).logits(mirrors) - got).max() <= TOLERANCE
     assert np.abs(np.asarray(model(images)) - np.asarray(model(mirrors))).max() > 100 * TOLERANCE
-    assert export(with_test_time_flip(model), images) == sealed  # byte-reproducible
+    assert export(with_test_time_flip(model), images, b"profile") == sealed  # byte-reproducible

@@ -118,13 +118,18 @@ def to_split(images_idx: bytes, labels_idx: bytes, name: str) -> Split:
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-def save_split(path: Path, split: Split) -> None:
-    """Write a split as an uncompressed, byte-reproducible .npz, atomically."""
+def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write arrays as an uncompressed, byte-reproducible .npz, atomically."""
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
-        for key, array in (("images", split.images), ("labels", split.labels)):
+        for key, array in arrays.items():
             info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_EPOCH)
             with archive.open(info, "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def save_split(path: Path, split: Split) -> None:
+    """Write a split as an uncompressed, byte-reproducible .npz, atomically."""
+    save_arrays(path, {"images": split.images, "labels": split.labels})
 
 
 # TensorFlow can use an array's memory in place, without copying (and page-faulting) the 188 MB
@@ -149,6 +154,21 @@ def _read_npy_aligned(archive: zipfile.ZipFile, name: str) -> np.ndarray:
         if member.readinto(memoryview(array).cast("B")) != size:
             raise ValueError(f"{name} is truncated")
     return array
+
+
+def load_images(path: Path, names: list[str]) -> dict[str, np.ndarray]:
+    """Named (N, 28, 28) float32 image arrays from a .npz that `save_arrays` wrote."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            arrays = {name: _read_npy_aligned(archive, f"{name}.npy") for name in names}
+    except FileNotFoundError:
+        raise DataError(f"{path}: missing; {RESTORE_HINT}") from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:
+        raise DataError(f"{path}: corrupt or not written by this pipeline ({error})") from None
+    for name, images in arrays.items():
+        if images.dtype != np.float32 or images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
+            raise DataError(f"{path}: {name} must be float32 (N, 28, 28), got {images.shape}")
+    return arrays
 
 
 def load_split(path: Path) -> Split:

@@ -12,6 +12,9 @@ PARAMS_CHECKED = Path("data/params.checked")
 PREPARED_DIR = Path("data/prepared")
 TRAIN_NPZ = PREPARED_DIR / "train.npz"
 TEST_NPZ = PREPARED_DIR / "test.npz"
+# The images evaluate measures the "not like Fashion-MNIST" flag on (fmnist.ood.sets), and test
+# images as a user's files would bring them.
+OOD_SETS = Path("data/ood_sets.npz")
 
 # The trained Keras model, for more training; the LiteRT export beside it is what ships:
 # evaluate, predict and `fmnist predict` run it.
@@ -24,6 +27,8 @@ EVALUATE_METRICS = Path("metrics/evaluate.json")
 # file's keys (and list the files in no fixed order), so "z_" keeps its per-class figures after the
 # five headline ones rather than before them.
 PER_CLASS_KEY = "z_per_class"
+# The "not like Fashion-MNIST" flag's figures, after calibration and before the headline rows.
+OOD_KEY = "ood"
 PREDICT_METRICS = Path("metrics/predict.json")
 PREDICTIONS = Path("reports/predictions.json")
 CONFUSION = Path("reports/confusion.json")

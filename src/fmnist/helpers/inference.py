@@ -20,6 +20,7 @@ from fmnist.core.dataset import CLASS_NAMES, IMAGE_SHAPE
 from fmnist.core.errors import RESTORE_HINT, FmnistError
 from fmnist.helpers.memory import memory_budget, size_text
 from fmnist.helpers.native import EVERYTHING, stderr_without
+from fmnist.ood.profile import Profile, ProfileError, from_bytes, in_model
 
 # Images per interpreter call. The CNN over 70,000 images, side by side on this machine's AMD
 # EPYC: 3.8-4.4 s in chunks of 128, 4.3-5.0 s in chunks of 1000 (the dense model: 0.1 s either
@@ -88,6 +89,8 @@ class Classifier:
     output_index: int
     batch: int = 0  # the batch size the input tensor is allocated for
     seal: bytes = b""  # the SHA-256 the file was sealed with: which export this is
+    # What the "not like Fashion-MNIST" checks need (fmnist.ood); None in a model without one.
+    profile: Profile | None = None
 
     def _run(self, chunk: np.ndarray) -> np.ndarray:
         try:
@@ -164,6 +167,11 @@ def load_classifier(path: Path, threads: int = 0) -> Classifier:
     seal = _check_bytes(path, data)
     classifier = classifier_from_bytes(path, data, threads)
     classifier.seal = seal
+    if (profile := in_model(data)) is not None:
+        try:
+            classifier.profile = from_bytes(profile)
+        except ProfileError as error:  # sealed, so written wrong by train itself
+            raise ModelError(f"{path}: {error}") from None
     return classifier
 
 

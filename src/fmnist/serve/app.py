@@ -28,6 +28,7 @@ from starlette.types import ASGIApp
 
 from fmnist.core.errors import FmnistError
 from fmnist.helpers.inference import ModelError, softmax, top_classes
+from fmnist.ood.score import describe
 from fmnist.serve import protocol
 from fmnist.serve.body import declared_length, read_body
 from fmnist.serve.metrics import Metrics, observed
@@ -136,7 +137,11 @@ def create_app(service: Service) -> ASGIApp:
     async def model_metadata(request: Request) -> Response:
         model = service.model_for(request)
         tensor = {"datatype": protocol.DATATYPE}
-        outputs = [{"name": name, **tensor, "shape": [-1, 10]} for name in protocol.OUTPUTS]
+        outputs = [
+            {"name": name, **tensor, "shape": [-1] if name == protocol.OOD_SCORE else [-1, 10]}
+            for name in protocol.OUTPUTS
+            if name != protocol.OOD_SCORE or model.classifier.profile is not None
+        ]
         return _json(
             {
                 "name": settings.name,
@@ -163,7 +168,12 @@ def create_app(service: Service) -> ASGIApp:
             else:
                 parsed = protocol.parse_infer(*arguments)
             logits = model.logits(parsed.images)
-            content, headers = protocol.encode_infer(parsed, settings.name, model.version, logits)
+            wanted = any(output.name == protocol.OOD_SCORE for output in parsed.outputs)
+            verdict = model.ood(parsed.images, "tensor") if wanted else None
+            scores = verdict.score if verdict is not None else None
+            content, headers = protocol.encode_infer(
+                parsed, settings.name, model.version, logits, scores
+            )
         service.metrics.images.inc(len(logits))
         return Response(content, headers=headers)
 
@@ -171,8 +181,9 @@ def create_app(service: Service) -> ASGIApp:
         """The page's endpoint: an image file in the body, decoded as `fmnist predict` does."""
         model = service.model
         async with service.admitted(request) as (body, _), service.decoders:
-            images = await anyio.to_thread.run_sync(decode, BytesIO(body), UPLOAD_NAME)
+            images, kind = await anyio.to_thread.run_sync(decode, BytesIO(body), UPLOAD_NAME)
         probabilities = softmax(model.logits(images))
+        verdict = model.ood(images[:1], kind)
         service.metrics.images.inc(len(images))
         first = (images[0] * 255).round().astype("uint8")
         return _json(
@@ -182,6 +193,7 @@ def create_app(service: Service) -> ASGIApp:
                 "images": len(images),
                 "pixels": first.ravel(),  # the 28x28 the model saw, row by row, 0-255
                 "top": top_classes(probabilities[0]),
+                "ood": describe(verdict, 0) if verdict is not None else None,
             }
         )
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from fmnist.helpers.inference import Classifier, load_classifier
+from fmnist.ood.score import Assessment, assess
 
 # LiteRT's kernels on one thread: the HTTP stack and the load's clients need the other core.
 # Side by side under wrk at 8 connections (2-core AMD EPYC, Zen 4): single images 6,000 req/s
@@ -56,6 +57,11 @@ class ServedModel:
         """(N, 10) logits: called from the event loop's thread only, one call at a time, which
         is what LiteRT's interpreter allows."""
         return self.classifier.logits(images)
+
+    def ood(self, images: np.ndarray, kind: str) -> Assessment | None:
+        """The images' "not like Fashion-MNIST" scores, or None for a model without a profile."""
+        profile = self.classifier.profile
+        return assess(images, profile, kind) if profile is not None else None
 
 
 def load(path: Path) -> ServedModel:

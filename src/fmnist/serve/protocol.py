@@ -19,7 +19,9 @@ from fmnist.helpers.inference import softmax
 
 INPUT = "images"
 LOGITS, PROBABILITIES = "logits", "probabilities"
-OUTPUTS = (LOGITS, PROBABILITIES)
+# One number per image from fmnist.ood: above 1, the image does not look like Fashion-MNIST.
+OOD_SCORE = "ood_score"
+OUTPUTS = (LOGITS, PROBABILITIES, OOD_SCORE)
 DATATYPE = "FP32"
 HEADER_LENGTH = "inference-header-content-length"
 # orjson's own bound on nesting, refused in one line like any other bad JSON (a request nests
@@ -44,6 +46,7 @@ class Output:
     name: str
     binary: bool
     classes: int = 0
+    asked: bool = True  # named in the request, not one of the defaults
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,7 @@ def _input(document: dict, binary: bytes, max_batch: int) -> np.ndarray:
 def _outputs(document: dict, default_binary: bool) -> tuple[Output, ...]:
     requested = document.get("outputs")
     if requested is None:
-        return tuple(Output(name, default_binary) for name in OUTPUTS)
+        return tuple(Output(name, default_binary, asked=False) for name in OUTPUTS)
     if not isinstance(requested, list) or not requested:
         raise ProtocolError("outputs: not a list of outputs")
     outputs, seen = [], set()
@@ -196,6 +199,8 @@ def _outputs(document: dict, default_binary: bool) -> tuple[Output, ...]:
         classes = parameters.get("classification", 0)
         if not _is_int(classes) or not 0 <= classes <= len(CLASS_NAMES):
             raise ProtocolError(f"{where}.parameters.classification {classes!r}: not 0 to 10")
+        if classes and name == OOD_SCORE:
+            raise ProtocolError(f"{where}: classification is for logits and probabilities")
         binary = _flag(parameters, "binary_data", where, default_binary)
         outputs.append(Output(name, binary, classes))
     return tuple(outputs)
@@ -247,12 +252,24 @@ def _bytes_tensor(rows: list[list[str]]) -> bytes:
 
 
 def encode_infer(
-    request: InferRequest, model_name: str, version: str, logits: np.ndarray
+    request: InferRequest,
+    model_name: str,
+    version: str,
+    logits: np.ndarray,
+    ood_scores: np.ndarray | None,
 ) -> tuple[bytes, dict[str, str]]:
-    """The response body and its headers: JSON, then the binary outputs in the same order."""
+    """The response body and its headers: JSON, then the binary outputs in the same order.
+    `ood_scores` None: a model without an input profile, so no ood_score unless asked (400)."""
     outputs, buffers = [], []
     for output in request.outputs:
-        tensor = logits if output.name == LOGITS else softmax(logits).astype(np.float32)
+        if output.name == OOD_SCORE:
+            if ood_scores is None and output.asked:
+                raise ProtocolError(f"{OOD_SCORE}: this model was exported without a profile")
+            if ood_scores is None:
+                continue
+            tensor = ood_scores.astype(np.float32)
+        else:
+            tensor = logits if output.name == LOGITS else softmax(logits).astype(np.float32)
         if output.classes:
             rows = classification(tensor, output.classes)
             entry = {"name": output.name, "datatype": "BYTES", "shape": [len(rows), output.classes]}

@@ -10,10 +10,14 @@ from sklearn.metrics import classification_report, confusion_matrix
 
 from fmnist.core import paths
 from fmnist.core.atomic import write_json
-from fmnist.core.dataset import CLASS_NAMES, Split, load_split
+from fmnist.core.dataset import CLASS_NAMES, Split, load_images, load_split
+from fmnist.core.errors import FmnistError
 from fmnist.helpers import figures
 from fmnist.helpers.calibration import calibration
 from fmnist.helpers.inference import load_classifier, softmax
+from fmnist.ood.measure import ood_metrics, worst_auroc
+from fmnist.ood.profile import Profile
+from fmnist.ood.sets import CLOTHING_FILES_KEY, SETS
 from fmnist.stages.common import stage_main
 
 
@@ -93,12 +97,23 @@ def evaluate(test: Split, test_logits: np.ndarray, train: Split, train_logits: n
     }
 
 
+def _ood(root: Path, profile: Profile | None, test: Split) -> dict:
+    """The flag's figures on every set, or a one-line refusal for a model without a profile."""
+    if profile is None:
+        raise FmnistError(f"{root / paths.MODEL}: exported without an input profile; rerun train")
+    names = [CLOTHING_FILES_KEY, *(ood_set.name for ood_set in SETS)]
+    arrays = load_images(root / paths.OOD_SETS, names)
+    clothing = {"tensor": test.images, "file": arrays.pop(CLOTHING_FILES_KEY)}
+    return ood_metrics(profile, clothing, arrays)
+
+
 def _run(root: Path) -> None:
     test, train = load_split(root / paths.TEST_NPZ), load_split(root / paths.TRAIN_NPZ)
     classifier = load_classifier(root / paths.MODEL)
     test_logits = classifier.logits(test.images)
     train_logits = classifier.logits(train.images)
     metrics = evaluate(test, test_logits, train, train_logits)
+    metrics[paths.OOD_KEY] = _ood(root, classifier.profile, test)
     write_json(root / paths.CONFUSION, confusion_records(test.labels, test_logits.argmax(axis=1)))
     write_json(root / paths.PER_CLASS, per_class_records(metrics[paths.PER_CLASS_KEY]))
     probabilities = softmax(test_logits)
@@ -110,7 +125,9 @@ def _run(root: Path) -> None:
     print(
         f"evaluate: test accuracy {metrics['test_accuracy']:.4f}, "
         f"train {metrics['train_accuracy']:.4f}, gap {metrics['accuracy_gap']:.4f}, "
-        f"ECE {metrics['calibration']['ece']:.4f}"
+        f"ECE {metrics['calibration']['ece']:.4f}; not-like-Fashion-MNIST flag on "
+        f"{100 * metrics[paths.OOD_KEY]['clothing_flagged']['tensor']:.1f} % of test images, "
+        f"worst AUROC {worst_auroc(metrics[paths.OOD_KEY]):.3f}"
     )
 
 

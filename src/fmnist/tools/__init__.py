@@ -1,0 +1,1 @@
+"""The user-facing tools: the `fmnist` command, image decoding, remotes and reports."""

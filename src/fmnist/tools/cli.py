@@ -11,6 +11,7 @@ from pathlib import Path
 from fmnist.core import paths
 from fmnist.core.errors import FmnistError, run_stage
 from fmnist.helpers.inference import load_classifier, softmax, top_classes
+from fmnist.ood.score import assess, describe
 from fmnist.serve import options
 from fmnist.tools.images import STDIN_NAME, expand, load_input, read_stdin
 
@@ -29,6 +30,13 @@ def default_model() -> Path:
             return folder / paths.MODEL
     checkout = Path(__file__).resolve().parents[3]
     return checkout / paths.MODEL if (checkout / "dvc.yaml").is_file() else paths.MODEL
+
+
+def _warning(ood: dict | None) -> str:
+    """The flag beside the classes, when raised."""
+    if ood is None or not ood["flagged"]:
+        return ""
+    return f"  [does not look like Fashion-MNIST: {ood['check']} score {ood['score']:.2f}]"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,11 +76,19 @@ def predict(inputs: list[Path], model_path: Path, as_json: bool) -> int:
     if loaded:
         try:  # a model that fails fails every input: one error, in the same output as the rest
             classifier = load_classifier(model_path)
-            for path, images in loaded:
+            for path, (images, kind) in loaded:
                 probabilities = softmax(classifier.logits(images))
+                profile = classifier.profile
+                verdict = assess(images, profile, kind) if profile is not None else None
                 for index, row in enumerate(probabilities):
-                    number = index if len(images) > 1 else None
-                    results.append({"input": str(path), "index": number, "top": top_classes(row)})
+                    results.append(
+                        {
+                            "input": str(path),
+                            "index": index if len(images) > 1 else None,
+                            "top": top_classes(row),
+                            "ood": describe(verdict, index) if verdict is not None else None,
+                        }
+                    )
         except FmnistError as error:
             results = []
             errors.append({"input": str(model_path), "error": str(error)})
@@ -83,7 +99,7 @@ def predict(inputs: list[Path], model_path: Path, as_json: bool) -> int:
             where = _one_line(result["input"])
             where += "" if result["index"] is None else f"[{result['index']}]"
             guesses = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in result["top"])
-            print(f"{where}: {guesses}")
+            print(f"{where}: {guesses}{_warning(result['ood'])}")
     for error in errors:
         print(f"fmnist predict: error: {_one_line(error['error'])}", file=sys.stderr)
     return 1 if errors else 0

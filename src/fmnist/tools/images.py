@@ -10,7 +10,7 @@ import io
 import math
 import warnings
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -208,7 +208,14 @@ def expand(paths: list[Path]) -> list[Path]:
     return files
 
 
-def decode(stream: BinaryIO, name: str) -> np.ndarray:
+class Decoded(NamedTuple):
+    """Images and how they came: "tensor" (a .npy, as given) or "file" (a decoded picture)."""
+
+    images: np.ndarray
+    kind: str
+
+
+def decode(stream: BinaryIO, name: str) -> Decoded:
     """(N, 28, 28) float32 images from a seekable binary stream, by its content: a .npy array
     by NumPy's signature, else an image of IMAGE_FORMATS; `name` is for messages."""
     head = stream.read(len(NPY_MAGIC))
@@ -216,11 +223,11 @@ def decode(stream: BinaryIO, name: str) -> np.ndarray:
     if not head:
         raise InputError(f"{name}: empty file")
     if head == NPY_MAGIC:
-        return load_array(stream, name)
-    return load_image(stream, name)[np.newaxis]
+        return Decoded(load_array(stream, name), "tensor")
+    return Decoded(load_image(stream, name)[np.newaxis], "file")
 
 
-def load_input(path: Path) -> np.ndarray:
+def load_input(path: Path) -> Decoded:
     """(N, 28, 28) float32 images from one file, decided by its content, not its suffix."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -233,7 +240,7 @@ def load_input(path: Path) -> np.ndarray:
         raise InputError(f"{path}: cannot read ({error.strerror})") from None
 
 
-def read_stdin(stream: BinaryIO) -> np.ndarray:
+def read_stdin(stream: BinaryIO) -> Decoded:
     """Images from standard input (`-`), read whole but no larger than memory can spare."""
     limit = memory_budget()
     data = stream.read(limit + 1)

@@ -25,6 +25,7 @@ from fmnist.helpers.inference import (
     seal_digest,
     seal_position,
 )
+from fmnist.ood.profile import METADATA_NAME as PROFILE_NAME
 from fmnist.training.backend import keras, tf
 
 # The largest logit difference from Keras that train accepts in an export. Float32 rounding gave
@@ -47,16 +48,19 @@ def convert(model: keras.Model) -> bytes:
         return converter.convert()
 
 
-def seal(data: bytes) -> bytes:
-    """Add the fmnist_sha256 metadata buffer to a .tflite and fill in the file's digest."""
+def seal(data: bytes, extra: dict[str, bytes] | None = None) -> bytes:
+    """Add metadata buffers (`extra`, then fmnist_sha256) to a .tflite and fill in the file's
+    digest, which covers them all."""
     model = schema.ModelT.InitFromPackedBuf(data, 0)
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(SEAL_MARKER + bytes(DIGEST_SIZE), np.uint8)
-    model.buffers.append(buffer)
-    metadata = schema.MetadataT()
-    metadata.name, metadata.buffer = SEAL_NAME, len(model.buffers) - 1
-    model.metadata = [*(model.metadata or []), metadata]
-    builder = flatbuffers.Builder(len(data) + 1024)
+    entries = [*(extra or {}).items(), (SEAL_NAME, SEAL_MARKER + bytes(DIGEST_SIZE))]
+    for name, content in entries:
+        buffer = schema.BufferT()
+        buffer.data = np.frombuffer(content, np.uint8)
+        model.buffers.append(buffer)
+        metadata = schema.MetadataT()
+        metadata.name, metadata.buffer = name, len(model.buffers) - 1
+        model.metadata = [*(model.metadata or []), metadata]
+    builder = flatbuffers.Builder(len(data) + sum(map(len, (extra or {}).values())) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     sealed = bytearray(builder.Output())
     position = seal_position(bytes(sealed))
@@ -82,9 +86,10 @@ def with_test_time_flip(model: keras.Model) -> keras.Model:
     return keras.Model(images, logits, name=f"{model.name}_flip_averaged")
 
 
-def export(model: keras.Model, images: np.ndarray) -> bytes:
-    """The sealed .tflite of `model`, refused unless it agrees with Keras on `images`."""
-    sealed = seal(convert(model))
+def export(model: keras.Model, images: np.ndarray, profile: bytes) -> bytes:
+    """The sealed .tflite of `model` with the input profile (fmnist.ood) in its metadata,
+    refused unless it agrees with Keras on `images`."""
+    sealed = seal(convert(model), {PROFILE_NAME: profile})
     classifier = classifier_from_bytes(model.name, sealed)
     difference = max_logit_difference(model, classifier, images)
     if not difference <= AGREEMENT_TOLERANCE:
