@@ -40,6 +40,19 @@ def real_test(real_content) -> Split:
 
 
 @pytest.fixture(scope="session")
+def ood_sets_file(real_test, tmp_path_factory) -> Path:
+    """data/ood_sets.npz as the ood_sets stage writes it from the real test split."""
+    from fmnist.core import paths
+    from fmnist.core.dataset import save_split
+    from fmnist.stages import ood_sets
+
+    root = tmp_path_factory.mktemp("ood_sets")
+    save_split(root / paths.TEST_NPZ, real_test)
+    assert ood_sets.main(["--root", str(root)]) == 0
+    return root / paths.OOD_SETS
+
+
+@pytest.fixture(scope="session")
 def profile(real_train) -> bytes:
     """The input profile train fits on the real training split (fmnist.ood), as bytes."""
     from fmnist.ood.fit import fit_on_training

@@ -211,7 +211,7 @@ def test_the_ood_score_comes_by_default_and_only_where_the_model_has_a_profile()
     assert [o["name"] for o in orjson.loads(body)["outputs"]] == ["logits", "probabilities"]
     asked = parse(request(outputs=[{"name": "ood_score"}])).outputs
     with pytest.raises(
-        ProtocolError, match="^ood_score: this model was exported without a profile$"
+        ProtocolError, match=r"^ood_score: this model was exported without a profile$"
     ):
         encode_infer(InferRequest(None, IMAGES, asked), "m", "v", logits, None)
 

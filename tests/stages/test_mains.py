@@ -33,14 +33,16 @@ def write_params(root: Path, **sections: dict) -> None:
 
 
 @pytest.fixture
-def project(tmp_path, real_train, real_test, trained) -> Path:
-    """A project root holding a tiny split of the real data and a real exported model."""
+def project(tmp_path, real_train, real_test, trained, ood_sets_file) -> Path:
+    """A project root holding a tiny split of the real data, a real exported model and the
+    flag's sets."""
     write_params(tmp_path, predict={"samples": [0, 1, 2, 199]})
     small = lambda split, n: Split(split.images[:n], split.labels[:n])  # noqa: E731
     save_split(tmp_path / paths.TRAIN_NPZ, small(real_train, TRAIN_IMAGES))
     save_split(tmp_path / paths.TEST_NPZ, small(real_test, TEST_IMAGES))
     (tmp_path / "models").mkdir()
     (tmp_path / paths.MODEL).write_bytes(trained[1].read_bytes())
+    (tmp_path / paths.OOD_SETS).write_bytes(ood_sets_file.read_bytes())
     return tmp_path
 
 
@@ -79,6 +81,7 @@ def test_evaluate_scores_the_model_it_is_given(project, capsys):
     assert sorted(metrics) == [
         "accuracy_gap",
         "calibration",
+        "ood",
         "test_accuracy",
         "test_loss",
         "train_accuracy",
@@ -91,6 +94,16 @@ def test_evaluate_scores_the_model_it_is_given(project, capsys):
     figures = sorted(p.name for p in (project / paths.FIGURES_DIR).iterdir())
     assert figures == ["confusion.png", "mistakes.png", "reliability.png", "samples.png"]
     assert 0 <= metrics["calibration"]["ece"] <= 1
+    ood = metrics["ood"]
+    assert sorted(ood) == ["clothing_flagged", "held_back", "sets"]
+    assert sorted(ood["held_back"]) == ["scans", "scribbles", "symbols"]
+    assert len(ood["sets"]) == 13 and sorted(ood["clothing_flagged"]) == ["file", "tensor"]
+    for row in [*ood["sets"].values(), *ood["held_back"].values()]:
+        assert sorted(row) == ["auroc", "flagged", "fpr_at_95"]
+        assert all(0 <= value <= 1 for value in row.values())
+    # Noise and blank frames are told apart from clothing every time; a few clothing images not.
+    assert ood["sets"]["noise"]["auroc"] == 1.0 and ood["sets"]["constants"]["flagged"] == 1.0
+    assert 0.0 < ood["clothing_flagged"]["tensor"] < 0.12
     reliability = json.loads((project / paths.RELIABILITY).read_text())
     assert sum(row["count"] for row in reliability) == TEST_IMAGES
     first = files(project)
@@ -160,6 +173,8 @@ def damage(target: Path, how: str) -> None:
         ),
         (predict, paths.TEST_NPZ, "missing", "missing; `make repro` builds it, or `make pull`"),
         (evaluate, paths.MODEL, "garbage", "not a .tflite model"),
+        (evaluate, paths.OOD_SETS, "garbage", "corrupt or not written by this pipeline"),
+        (evaluate, paths.OOD_SETS, "missing", "missing; `make repro` builds it, or `make pull`"),
         (predict, paths.MODEL, "missing", "missing; `make repro` builds it, or `make pull`"),
         (predict, paths.MODEL, "truncate", "damaged (its checksum does not match)"),
     ],
@@ -184,7 +199,8 @@ def test_the_dispatcher_names_the_stages_it_knows():
     assert result.returncode == 2
     assert (
         result.stderr
-        == "usage: python -m fmnist.stages {check,prepare,ood_sets,train,evaluate,predict} [--root DIR]\n"
+        == "usage: python -m fmnist.stages {check,prepare,ood_sets,train,evaluate,predict} "
+        "[--root DIR]\n"
     )
 
 

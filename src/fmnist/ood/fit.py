@@ -110,6 +110,7 @@ def fit_profile(
 def fit_on_training(images: np.ndarray, labels: np.ndarray, classes: int, seed: int) -> Profile:
     """The profile from the training split alone: class models on all but its last HELD_OUT
     images, thresholds on those, as arrays and as files (saved and decoded, seeded)."""
-    fit_images, held_out = images[:-HELD_OUT], images[-HELD_OUT:]
+    held = min(HELD_OUT, len(images) // 10)  # a tenth of a small split (tests train on 320)
+    fit_images, held_out = images[:-held], images[-held:]
     kinds = {"tensor": held_out, "file": files.as_files(held_out, seed)}
-    return fit_profile(fit_images, labels[:-HELD_OUT], kinds, classes)
+    return fit_profile(fit_images, labels[:-held], kinds, classes)

@@ -1,0 +1,96 @@
+"""The flag on real files through `fmnist predict`, with a real model and the real profile."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from fmnist.helpers.inference import ModelError, load_classifier
+from fmnist.ood.profile import MAGIC
+from fmnist.ood.score import assess
+from fmnist.tools import cli
+from fmnist.tools.images import load_input
+
+WARNING = "does not look like Fashion-MNIST"
+
+
+def photo_like(image: np.ndarray, path) -> None:
+    """A test image as a user's photo of a garment: dark on white, 4x larger, RGB JPEG."""
+    gray = np.round(255 * (1 - image)).astype(np.uint8)
+    picture = Image.fromarray(gray).resize((112, 112), Image.Resampling.BICUBIC).convert("RGB")
+    picture.save(path, quality=90)
+
+
+def letter(path) -> None:
+    font = ImageFont.truetype(f"{matplotlib.get_data_path()}/fonts/ttf/DejaVuSans.ttf", 80)
+    canvas = Image.new("L", (120, 120), 255)
+    ImageDraw.Draw(canvas).text((60, 60), "A", fill=0, font=font, anchor="mm")
+    canvas.save(path)
+
+
+def predict(paths, model, capsys, *options) -> tuple[int, str]:
+    code = cli.main(["predict", *map(str, paths), "--model", str(model), *options])
+    return code, capsys.readouterr().out
+
+
+def test_clothing_passes_and_noise_a_blank_page_and_a_letter_are_flagged(
+    trained, real_test, tmp_path, capsys
+):
+    model = trained[1]
+    photo_like(real_test.images[0], tmp_path / "boot.jpg")
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (64, 64), np.uint8)).save(tmp_path / "noise.png")
+    Image.new("L", (64, 64), 255).save(tmp_path / "blank.png")
+    letter(tmp_path / "letter.png")
+    inputs = [tmp_path / name for name in ("boot.jpg", "noise.png", "blank.png", "letter.png")]
+    code, out = predict(inputs, model, capsys)
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 4
+    assert lines[0].startswith(f"{inputs[0]}: Ankle boot") and WARNING not in lines[0]
+    assert all(WARNING in line for line in lines[1:]), out
+    code, out = predict(inputs, model, capsys, "--json")
+    verdicts = [result["ood"] for result in json.loads(out)["predictions"]]
+    assert [v["flagged"] for v in verdicts] == [False, True, True, True]
+    assert verdicts[0]["score"] < 1.0 < min(v["score"] for v in verdicts[1:])
+    assert {v["check"] for v in verdicts} <= {"pixels", "shape", "edges", "coverage"}
+
+
+def test_most_test_images_sent_as_files_pass(trained, real_test, tmp_path, capsys):
+    """The file thresholds were set on training images made into files: on 100 test images
+    made into photo-like JPEGs, the flag stays near its 5 %."""
+    inputs = []
+    for index in range(100):
+        inputs.append(tmp_path / f"{index}.jpg")
+        photo_like(real_test.images[index], inputs[-1])
+    code, out = predict(inputs, trained[1], capsys, "--json")
+    flagged = sum(result["ood"]["flagged"] for result in json.loads(out)["predictions"])
+    assert code == 0 and flagged <= 12, flagged
+
+
+def test_the_score_is_the_same_bytes_every_time_and_arrays_use_their_own_limits(
+    trained, real_test, tmp_path, capsys
+):
+    np.save(tmp_path / "test.npy", real_test.images[:50])
+    photo_like(real_test.images[1], tmp_path / "pullover.jpg")
+    inputs = [tmp_path / "test.npy", tmp_path / "pullover.jpg"]
+    first, second = (predict(inputs, trained[1], capsys, "--json")[1] for _ in range(2))
+    assert first == second
+    scores = [result["ood"]["score"] for result in json.loads(first)["predictions"]]
+    profile = load_classifier(trained[1]).profile
+    expected = assess(real_test.images[:50], profile, "tensor").score.tolist()
+    decoded = load_input(tmp_path / "pullover.jpg").images
+    expected += assess(decoded, profile, "file").score.tolist()
+    assert scores == expected  # the JSON's floats are the computed float64s, exactly
+
+
+def test_a_changed_byte_in_the_profile_is_refused_by_the_seal(trained, tmp_path, capsys):
+    data = bytearray(trained[1].read_bytes())
+    at = data.index(MAGIC) + len(MAGIC) + 200  # inside the JSON line of limits
+    data[at] ^= 0x01
+    (tmp_path / "model.tflite").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"damaged \(its checksum does not match\)"):
+        load_classifier(tmp_path / "model.tflite")
