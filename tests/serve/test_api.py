@@ -12,6 +12,7 @@ from tritonclient.utils import InferenceServerException
 
 from fmnist.core.dataset import CLASS_NAMES
 from fmnist.helpers.inference import load_classifier, softmax
+from fmnist.ood.score import assess
 
 from .running import serving
 
@@ -54,7 +55,8 @@ def test_health_metadata_and_readiness(client, model_file):
     assert {"binary_tensor_data", "classification"} <= set(server["extensions"])
     model = client.get_model_metadata("fmnist")
     assert model["inputs"] == [{"name": "images", "datatype": "FP32", "shape": [-1, 28, 28]}]
-    assert [o["name"] for o in model["outputs"]] == ["logits", "probabilities"]
+    assert [o["name"] for o in model["outputs"]] == ["logits", "probabilities", "ood_score"]
+    assert model["outputs"][2] == {"name": "ood_score", "datatype": "FP32", "shape": [-1]}
     seal = load_classifier(model_file).seal.hex()
     assert seal.startswith(model["versions"][0]) and len(model["versions"][0]) == 12
 
@@ -70,7 +72,9 @@ def test_a_batch_of_1000_equals_evaluates_logits(client, images, expected, binar
     assert response["id"] == "batch" and response["model_version"] == version(client)
 
 
-def test_default_infer_is_binary_both_ways_and_gives_every_output(client, images, expected):
+def test_default_infer_is_binary_both_ways_and_gives_every_output(
+    client, images, expected, model_file
+):
     tensor = triton.InferInput("images", [8, 28, 28], "FP32")
     tensor.set_data_from_numpy(images[:8])  # tritonclient's default: binary
     result = client.infer("fmnist", [tensor])
@@ -78,6 +82,27 @@ def test_default_infer_is_binary_both_ways_and_gives_every_output(client, images
     probabilities = softmax(expected[:8]).astype(np.float32)
     assert np.allclose(result.as_numpy("probabilities"), probabilities, atol=1e-7)
     assert all("binary_data_size" in o["parameters"] for o in result.get_response()["outputs"])
+    profile = load_classifier(model_file).profile
+    assert np.array_equal(
+        result.as_numpy("ood_score"), assess(images[:8], profile, "tensor").score.astype(np.float32)
+    )
+
+
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
+def test_the_ood_score_flags_noise_and_a_blank_frame_and_not_clothing(client, real_test, binary):
+    batch = np.concatenate(
+        [
+            real_test.images[:2],
+            np.random.default_rng(0).random((1, 28, 28), np.float32),
+            np.zeros((1, 28, 28), np.float32),
+        ]
+    )
+    tensor = triton.InferInput("images", list(batch.shape), "FP32")
+    tensor.set_data_from_numpy(batch, binary_data=binary)
+    wanted = [triton.InferRequestedOutput("ood_score", binary_data=binary)]
+    scores = client.infer("fmnist", [tensor], outputs=wanted).as_numpy("ood_score")
+    assert scores.shape == (4,) and scores.dtype == np.float32
+    assert (scores > 1.0).tolist() == [False, False, True, True]
 
 
 @pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])

@@ -192,6 +192,22 @@ def test_a_chosen_photo_shows_its_class_and_what_the_model_saw(
     assert np.array_equal(preview(browser), pixels)  # exactly the 28x28 the model saw
     assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-answered") == "1"
     assert text(browser, "error") == ""
+    verdict = "Does not look like" if answer["ood"]["flagged"] else "Looks like Fashion-MNIST"
+    assert text(browser, "ood").startswith(verdict)
+    assert_console_clean(browser)
+
+
+def test_noise_is_classified_and_flagged_as_not_like_fashion_mnist(server, browser, tmp_path):
+    noise = tmp_path / "noise.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (96, 96), np.uint8)).save(noise)
+    status, answer = classify(server, noise.read_bytes())
+    assert status == 200 and answer["ood"]["flagged"] and answer["ood"]["score"] > 1
+    open_page(browser, server)
+    browser.find_element(By.ID, "file").send_keys(str(noise))
+    assert wait_for_answer(browser) == answer["top"][0]["class"]  # still a class, as before
+    warning = browser.find_element(By.ID, "ood")
+    assert warning.text.startswith("Does not look like Fashion-MNIST (")
+    assert warning.get_attribute("class") == "warning"
     assert_console_clean(browser)
 
 
