@@ -56,7 +56,7 @@ def test_clothing_passes_and_noise_a_blank_page_and_a_letter_are_flagged(
     verdicts = [result["ood"] for result in json.loads(out)["predictions"]]
     assert [v["flagged"] for v in verdicts] == [False, True, True, True]
     assert verdicts[0]["score"] < 1.0 < min(v["score"] for v in verdicts[1:])
-    assert {v["check"] for v in verdicts} <= {"pixels", "shape", "edges", "coverage"}
+    assert {v["check"] for v in verdicts} <= {"pixels", "shape", "edges", "coverage", "fill"}
 
 
 def test_most_test_images_sent_as_files_pass(trained, real_test, tmp_path, capsys):

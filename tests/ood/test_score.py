@@ -28,7 +28,9 @@ def garments(rng, count: int) -> tuple[np.ndarray, np.ndarray]:
     for image, label in zip(images, labels, strict=True):
         height, width = int(rng.integers(12, 20)), int(rng.integers(6, 11))
         top, left = int(rng.integers(3, 28 - height - 2)), 3 + 11 * int(label)
-        image[top : top + height, left : left + width] = rng.uniform(0.4, 1.0, (height, width))
+        block = rng.uniform(0.4, 1.0, (height, width))
+        block[rng.random((height, width)) < rng.uniform(0.0, 0.3)] = 0.0  # gaps: fill varies
+        image[top : top + height, left : left + width] = block
     return images, labels
 
 
@@ -51,7 +53,7 @@ def test_a_checks_score_is_0_at_the_middle_and_1_at_either_limit():
     assert np.allclose(ratios(np.array([10.0, 20.0, 0.0, 40.0]), one_sided), [0, 1, -1, 3])
 
 
-def test_the_edges_and_coverage_checks_measure_what_they_say():
+def test_the_edges_coverage_and_fill_checks_measure_what_they_say():
     profile = tiny_profile()
     black, half = np.zeros((28, 28), np.float32), np.zeros((28, 28), np.float32)
     half[:, :14] = 1.0  # one vertical edge of 28 unit steps, energy 392, half the pixels lit
@@ -59,11 +61,16 @@ def test_the_edges_and_coverage_checks_measure_what_they_say():
     assert values[0, CHECKS.index("edges")] == 0.0 and values[0, CHECKS.index("coverage")] == 0
     assert values[1, CHECKS.index("edges")] == pytest.approx(28 / 392)
     assert values[1, CHECKS.index("coverage")] == 0.5
+    assert values[0, CHECKS.index("fill")] == 1.0  # no object: nothing to fill
+    framed = np.zeros((28, 28), np.float32)
+    framed[4:24, 4:24] = 0.5
+    framed[10:14, 10:14] = 0.0  # a hole of 16 pixels in a 400-pixel object
+    assert statistics(framed[None], profile)[0, CHECKS.index("fill")] == pytest.approx(384 / 400)
 
 
 def test_limits_flag_the_asked_share_of_held_out_and_the_score_agrees():
     rng = np.random.default_rng(1)
-    held_out = rng.normal(size=(4000, 4))
+    held_out = rng.normal(size=(4000, len(CHECKS)))
     found = limits(held_out, rate=0.05)
     scores = np.max([ratios(held_out[:, i], found[c]) for i, c in enumerate(CHECKS)], axis=0)
     assert abs(np.mean(scores > 1.0) - 0.05) < 0.002

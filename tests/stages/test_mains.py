@@ -96,8 +96,8 @@ def test_evaluate_scores_the_model_it_is_given(project, capsys):
     assert 0 <= metrics["calibration"]["ece"] <= 1
     ood = metrics["ood"]
     assert sorted(ood) == ["clothing_flagged", "held_back", "sets"]
-    assert sorted(ood["held_back"]) == ["scans", "scribbles", "symbols"]
-    assert len(ood["sets"]) == 13 and sorted(ood["clothing_flagged"]) == ["file", "tensor"]
+    assert sorted(ood["held_back"]) == ["charts", "graphics"]
+    assert len(ood["sets"]) == 17 and sorted(ood["clothing_flagged"]) == ["file", "tensor"]
     for row in [*ood["sets"].values(), *ood["held_back"].values()]:
         assert sorted(row) == ["auroc", "flagged", "fpr_at_95"]
         assert all(0 <= value <= 1 for value in row.values())

@@ -19,8 +19,8 @@ MAGIC = b"fmnist-ood/1\n"
 # The TFLite metadata entry that holds it.
 METADATA_NAME = "fmnist_ood"
 PIXELS = 784
-# The four checks, in this order everywhere: users see these names.
-CHECKS = ("pixels", "shape", "edges", "coverage")
+# The five checks, in this order everywhere: users see these names.
+CHECKS = ("pixels", "shape", "edges", "coverage", "fill")
 # The input kinds with their own thresholds: arrays as given, and images decoded from files
 # (resampled, trimmed and compressed on the way, so sharper or softer than the originals).
 KINDS = ("tensor", "file")
