@@ -7,7 +7,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(HOME)/.local/bin:$(PATH)
 
 .PHONY: help setup check data browser repro cnn experiments plots test tests test-fast lint format \
-  bench bench-serve serve remote-up remote-down push pull report
+  bench bench-ood bench-serve serve remote-up remote-down push pull report
 .DEFAULT_GOAL := help
 PLOTS_TEMPLATE := build/plots-template.html
 
@@ -96,6 +96,11 @@ test-fast: data ## the edit loop: no dvc, browser, server or real training
 
 bench: data ## the tutorial's training beside this pipeline's, timed in one run (about 8 minutes)
 	python bench/run.py
+
+# What the "not like Fashion-MNIST" flag adds to `fmnist predict` and evaluate, against the
+# commit before it (a temporary git worktree), interleaved in one run.
+bench-ood: data ## the flag's cost: fmnist predict and evaluate before and after it, in one run (about 2 minutes)
+	python bench/ood.py
 
 # fmnist serve beside MLServer 1.7.0 (its own venv, build/mlserver-venv, made on first run) under
 # wrk on loopback; wrk is Debian's package, installed here if missing (as root).

@@ -57,8 +57,9 @@ def profile(real_train) -> bytes:
     """The input profile train fits on the real training split (fmnist.ood), as bytes."""
     from fmnist.ood.fit import fit_on_training
     from fmnist.ood.profile import to_bytes
+    from fmnist.stages.profile import SEED
 
-    return to_bytes(fit_on_training(real_train.images, real_train.labels, 10, seed=42))
+    return to_bytes(fit_on_training(real_train.images, real_train.labels, 10, SEED))
 
 
 @pytest.fixture(scope="session")

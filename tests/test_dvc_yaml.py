@@ -14,7 +14,7 @@ from fmnist.params import Params
 from .conftest import ROOT
 
 SRC = ROOT / "src"
-STAGES = ("check", "prepare", "ood_sets", "train", "evaluate", "predict")
+STAGES = ("check", "prepare", "ood_sets", "profile", "train", "evaluate", "predict")
 # What `python -m fmnist.stages NAME` runs before the stage's own module.
 DISPATCH = "fmnist.stages.__main__"
 # Every command finds the project's environment, activated or not.

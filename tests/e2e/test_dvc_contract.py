@@ -33,7 +33,7 @@ from ..pipeline import (
 # Real dvc runs in project copies, and the like: the full suite only (make test).
 pytestmark = pytest.mark.slow
 
-ALL = ["check", "prepare", "ood_sets", "train", "evaluate", "predict"]
+ALL = ["check", "prepare", "ood_sets", "profile", "train", "evaluate", "predict"]
 DOWNSTREAM_OF_TRAIN = ["train", "evaluate", "predict"]
 
 # key -> (new value, stages `dvc status` reports, stages `dvc repro` then runs), written by hand
@@ -75,7 +75,7 @@ CODE_SCOPES = {
     "src/fmnist/training/model.py": {"train"},
     "src/fmnist/training/export.py": {"train"},
     "src/fmnist/helpers/inference.py": {"train", "evaluate", "predict"},
-    "src/fmnist/helpers/memory.py": {"ood_sets", "train", "evaluate", "predict"},
+    "src/fmnist/helpers/memory.py": {"ood_sets", "profile", "train", "evaluate", "predict"},
     "src/fmnist/helpers/native.py": {"train", "evaluate", "predict"},
     "src/fmnist/stages/evaluate.py": {"evaluate"},
     "src/fmnist/helpers/figures.py": {"evaluate"},
@@ -89,9 +89,12 @@ CODE_SCOPES = {
     "src/fmnist/entry.py": set(ALL),
     "src/fmnist/__init__.py": set(ALL),
     "src/fmnist/tools/cli.py": set(),  # `fmnist predict` only; no stage imports it
-    "src/fmnist/tools/images.py": {"ood_sets", "train", "evaluate"},  # the sets' decoding
-    "src/fmnist/ood/profile.py": {"train", "evaluate", "predict"},
-    "src/fmnist/ood/score.py": {"train", "evaluate"},
+    "src/fmnist/tools/images.py": {"ood_sets", "profile", "evaluate"},  # decoding files
+    "src/fmnist/ood/profile.py": {"profile", "train", "evaluate", "predict"},
+    "src/fmnist/ood/files.py": {"ood_sets", "profile"},
+    "src/fmnist/ood/score.py": {"profile", "evaluate"},
+    "src/fmnist/ood/fit.py": {"profile"},
+    "src/fmnist/stages/profile.py": {"profile"},
     "src/fmnist/ood/sets.py": {"ood_sets", "evaluate"},
     "src/fmnist/ood/measure.py": {"evaluate"},
     "src/fmnist/stages/ood_sets.py": {"ood_sets"},

@@ -45,6 +45,7 @@ def test_repro_runs_every_stage_and_writes_every_output(project, first_repro):
         "check",
         "prepare",
         "ood_sets",
+        "profile",
         "train",
         "evaluate",
         "predict",
@@ -90,6 +91,10 @@ def test_metrics_diff_lists_the_headline_figures_before_the_per_class_report(pro
     headline = ["accuracy_gap", "calibration.confidence_right", "calibration.confidence_wrong"]
     headline += ["calibration.ece", "test_accuracy", "test_loss", "train_accuracy", "train_loss"]
     assert evaluate[: len(headline)] == headline
+    # The flag's figures: clothing flagged (2 kinds), then AUROC, FPR and share flagged per set.
+    flag = [key for key in evaluate if key.startswith("unlike_fashion_mnist.")]
+    assert evaluate[len(headline) : len(headline) + len(flag)] == flag
+    assert len(flag) == 2 + 3 * 19
     # Precision, recall, F1 and support of 10 classes and the macro and weighted averages.
-    assert len(evaluate) == len(headline) + 12 * 4
-    assert all(key.startswith("z_per_class.") for key in evaluate[len(headline) :])
+    assert len(evaluate) == len(headline) + len(flag) + 12 * 4
+    assert all(key.startswith("z_per_class.") for key in evaluate[len(headline) + len(flag) :])

@@ -33,7 +33,7 @@ def write_params(root: Path, **sections: dict) -> None:
 
 
 @pytest.fixture
-def project(tmp_path, real_train, real_test, trained, ood_sets_file) -> Path:
+def project(tmp_path, real_train, real_test, trained, ood_sets_file, profile) -> Path:
     """A project root holding a tiny split of the real data, a real exported model and the
     flag's sets."""
     write_params(tmp_path, predict={"samples": [0, 1, 2, 199]})
@@ -43,6 +43,7 @@ def project(tmp_path, real_train, real_test, trained, ood_sets_file) -> Path:
     (tmp_path / "models").mkdir()
     (tmp_path / paths.MODEL).write_bytes(trained[1].read_bytes())
     (tmp_path / paths.OOD_SETS).write_bytes(ood_sets_file.read_bytes())
+    (tmp_path / paths.OOD_PROFILE).write_bytes(profile)
     return tmp_path
 
 
@@ -81,11 +82,11 @@ def test_evaluate_scores_the_model_it_is_given(project, capsys):
     assert sorted(metrics) == [
         "accuracy_gap",
         "calibration",
-        "ood",
         "test_accuracy",
         "test_loss",
         "train_accuracy",
         "train_loss",
+        "unlike_fashion_mnist",
         "z_per_class",
     ]
     assert metrics["z_per_class"]["macro avg"]["support"] == TEST_IMAGES
@@ -94,7 +95,7 @@ def test_evaluate_scores_the_model_it_is_given(project, capsys):
     figures = sorted(p.name for p in (project / paths.FIGURES_DIR).iterdir())
     assert figures == ["confusion.png", "mistakes.png", "reliability.png", "samples.png"]
     assert 0 <= metrics["calibration"]["ece"] <= 1
-    ood = metrics["ood"]
+    ood = metrics["unlike_fashion_mnist"]
     assert sorted(ood) == ["clothing_flagged", "held_back", "sets"]
     assert sorted(ood["held_back"]) == ["charts", "graphics"]
     assert len(ood["sets"]) == 17 and sorted(ood["clothing_flagged"]) == ["file", "tensor"]
@@ -199,7 +200,8 @@ def test_the_dispatcher_names_the_stages_it_knows():
     assert result.returncode == 2
     assert (
         result.stderr
-        == "usage: python -m fmnist.stages {check,prepare,ood_sets,train,evaluate,predict} "
+        == "usage: python -m fmnist.stages {check,prepare,ood_sets,profile,train,evaluate,"
+        "predict} "
         "[--root DIR]\n"
     )
 
@@ -232,6 +234,25 @@ def test_train_writes_the_same_bytes_twice_and_reads_only_its_section(project, c
     write_params(project, train={"epochs": 1}, predict={"samples": [7]})
     assert run(train, project, capsys)[0] == 0
     assert {path: (project / path).read_bytes() for path in outputs} == first
+
+
+@pytest.mark.parametrize(
+    ("how", "reason"),
+    [("missing", "missing; `make repro` builds it, or `make pull`"), ("truncate", "cut short")],
+)
+def test_train_refuses_a_missing_or_damaged_profile_before_any_work(project, capsys, how, reason):
+    from fmnist.stages import train
+
+    target = project / paths.OOD_PROFILE
+    if how == "missing":
+        target.unlink()
+    else:
+        target.write_bytes(target.read_bytes()[:-100])
+    before = files(project)
+    code, err = run(train, project, capsys)
+    assert code == 1 and err.count("\n") == 1, err
+    assert err.startswith(f"fmnist train: error: {target}: ") and reason in err
+    assert files(project) == before
 
 
 def test_train_refuses_a_batch_that_would_not_fit_before_any_work(project, capsys):

@@ -110,7 +110,7 @@ def test_a_fresh_clone_is_ready_with_dvc_pull(origin, server, tmp_path):
     assert ran_stages(output) == [] and restored_stages(output) == []
     assert [line for line in output.splitlines() if line.startswith("Stage")] == [
         f"Stage '{stage}' didn't change, skipping"
-        for stage in ("check", "prepare", "ood_sets", "train", "evaluate", "predict")
+        for stage in ("check", "prepare", "ood_sets", "profile", "train", "evaluate", "predict")
     ]
     assert run(["git", "status", "--porcelain"], b).stdout == ""
     test = np.load(b / "data/prepared/test.npz")["images"]

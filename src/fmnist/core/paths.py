@@ -15,6 +15,9 @@ TEST_NPZ = PREPARED_DIR / "test.npz"
 # The images evaluate measures the "not like Fashion-MNIST" flag on (fmnist.ood.sets), and test
 # images as a user's files would bring them.
 OOD_SETS = Path("data/ood_sets.npz")
+# What the flag knows of clothing (fmnist.ood.profile), fitted on the training split alone; train
+# seals it into model.tflite, so it is fitted once, not on every training run.
+OOD_PROFILE = Path("data/ood_profile.bin")
 
 # The trained Keras model, for more training; the LiteRT export beside it is what ships:
 # evaluate, predict and `fmnist predict` run it.
@@ -27,8 +30,8 @@ EVALUATE_METRICS = Path("metrics/evaluate.json")
 # file's keys (and list the files in no fixed order), so "z_" keeps its per-class figures after the
 # five headline ones rather than before them.
 PER_CLASS_KEY = "z_per_class"
-# The "not like Fashion-MNIST" flag's figures, after calibration and before the headline rows.
-OOD_KEY = "ood"
+# The "not like Fashion-MNIST" flag's figures: after the headline rows, before the per-class ones.
+OOD_KEY = "unlike_fashion_mnist"
 PREDICT_METRICS = Path("metrics/predict.json")
 PREDICTIONS = Path("reports/predictions.json")
 CONFUSION = Path("reports/confusion.json")

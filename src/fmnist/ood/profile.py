@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from fmnist.core.errors import FmnistError
+from fmnist.core.errors import RESTORE_HINT, FmnistError
 
 MAGIC = b"fmnist-ood/1\n"
 # The TFLite metadata entry that holds it.
@@ -53,7 +54,7 @@ class Limit:
     high: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: score.py caches per profile
 class Profile:
     """What the checks need: the class models on images and on unit-length images, and the
     limits of every check for each input kind."""
@@ -94,6 +95,21 @@ def _limit(value: object) -> Limit:
     return Limit(float(low), float(middle), float(high))
 
 
+def read_profile(path: Path) -> bytes:
+    """A profile file's bytes, checked: ProfileError in one line if missing or damaged."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ProfileError(f"{path}: missing; {RESTORE_HINT}") from None
+    except OSError as error:
+        raise ProfileError(f"{path}: cannot read ({error.strerror})") from None
+    try:
+        from_bytes(data)
+    except ProfileError as error:
+        raise ProfileError(f"{path}: {error}") from None
+    return data
+
+
 def in_model(data: bytes) -> bytes | None:
     """The profile's bytes in a .tflite's metadata, or None for a model exported without one."""
     from ai_edge_litert import schema_py_generated as schema  # with LiteRT, as the model is
@@ -131,12 +147,12 @@ def from_bytes(data: bytes) -> Profile:
             for model in ("pixels", "shape")
         ]
     except (ValueError, KeyError, TypeError) as error:
-        raise ProfileError(f"the model's input profile is unreadable ({error})") from None
+        raise ProfileError(f"not a readable input profile ({error})") from None
     for gaussians in models:
         classes, pixels, k = gaussians.bases.shape
         if pixels != PIXELS or gaussians.means.shape != (classes, PIXELS):
-            raise ProfileError("the model's input profile has the wrong shapes")
+            raise ProfileError("an input profile with the wrong shapes")
         small = (gaussians.noise.shape, gaussians.logdet.shape)
         if gaussians.eigenvalues.shape != (classes, k) or small != ((classes,), (classes,)):
-            raise ProfileError("the model's input profile has the wrong shapes")
+            raise ProfileError("an input profile with the wrong shapes")
     return Profile(models[0], models[1], limits)

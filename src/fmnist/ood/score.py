@@ -128,11 +128,23 @@ def ratios(values: np.ndarray, limit: Limit) -> np.ndarray:
     return np.maximum(above, (limit.middle - values) / (limit.middle - limit.low))
 
 
+@lru_cache(maxsize=8)
+def _limits(profile: Profile, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One kind's limits as arrays over the checks: low, middle, high."""
+    limits = [profile.limits[kind][check] for check in CHECKS]
+    return tuple(np.array([getattr(limit, side) for limit in limits]) for side in _SIDES)
+
+
+_SIDES = ("low", "middle", "high")
+
+
 def assess(images: np.ndarray, profile: Profile, kind: str) -> Assessment:
     """Score (N, 28, 28) images of the given kind ("tensor" or "file") against the profile."""
     values = statistics(images, profile)
-    limits = profile.limits[kind]
-    scores = np.stack([ratios(values[:, i], limits[c]) for i, c in enumerate(CHECKS)], axis=1)
+    low, middle, high = _limits(profile, kind)
+    # The one-sided checks' lower part is 0 (low is -inf): it never decides, as the two-sided
+    # checks score at least 0.
+    scores = np.maximum((values - middle) / (high - middle), (middle - values) / (middle - low))
     return Assessment(scores.max(axis=1), scores.argmax(axis=1))
 
 

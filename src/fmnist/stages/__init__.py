@@ -4,4 +4,4 @@
 imports nothing: what the stages share lives in `common.py`.
 """
 
-NAMES = ("check", "prepare", "ood_sets", "train", "evaluate", "predict")
+NAMES = ("check", "prepare", "ood_sets", "profile", "train", "evaluate", "predict")
