@@ -46,46 +46,46 @@ class _Prepared:
 
     weights: np.ndarray  # (784, classes * (k + 1)): every class's axes, then every mean
     shift: np.ndarray  # (classes, k): each class's mean projected on its axes
-    mean_norms: np.ndarray  # (classes,)
-    eigenvalues: np.ndarray
+    axis_weights: np.ndarray  # (classes, k): 1/eigenvalue - 1/noise
+    constant: np.ndarray  # (classes,): |mean|^2 / noise + logdet
     noise: np.ndarray
-    logdet: np.ndarray
 
 
 @lru_cache(maxsize=4)  # a server keeps the current model's; reloads replace it
 def _prepare(gaussians: Gaussians) -> _Prepared:
     bases = gaussians.bases.astype(np.float64)
     means = gaussians.means.astype(np.float64)
+    noise = gaussians.noise.astype(np.float64)
     classes, _, k = bases.shape
     axes = bases.transpose(1, 0, 2).reshape(PIXELS, classes * k)
     return _Prepared(
         weights=np.concatenate([axes, means.T], axis=1),
         shift=np.einsum("cd,cdk->ck", means, bases),
-        mean_norms=np.sum(means * means, axis=1),
-        eigenvalues=gaussians.eigenvalues.astype(np.float64),
-        noise=gaussians.noise.astype(np.float64),
-        logdet=gaussians.logdet.astype(np.float64),
+        axis_weights=1.0 / gaussians.eigenvalues.astype(np.float64) - 1.0 / noise[:, None],
+        constant=np.sum(means * means, axis=1) / noise + gaussians.logdet.astype(np.float64),
+        noise=noise,
     )
 
 
-def negative_log_likelihood(flat: np.ndarray, gaussians: Gaussians) -> np.ndarray:
-    """-2 log p(x) up to a constant, under the most likely class: (N, 784) float64 -> (N,)."""
+def negative_log_likelihood(
+    flat: np.ndarray, energy: np.ndarray, gaussians: Gaussians
+) -> np.ndarray:
+    """-2 log p(x) up to a constant, under the most likely class: (N, 784) float64 and each
+    row's squared length -> (N,). With z the coordinates on a class's axes, it is
+    sum z^2/eigenvalue + |x - m - Vz|^2/noise + logdet, and |x - m - Vz|^2 = |x - m|^2 - |z|^2:
+    one matrix product per batch, the 784-wide difference never formed per class."""
     model = _prepare(gaussians)
     classes, k = model.shift.shape
     product = flat @ model.weights
     z = product[:, : classes * k].reshape(len(flat), classes, k) - model.shift
-    # |x - m|^2 expanded, so the 784-wide difference is never formed per class.
-    distance = np.sum(flat * flat, axis=1)[:, None] - 2 * product[:, classes * k :]
-    distance += model.mean_norms
-    within = np.sum(z * z, axis=2)
-    residual = np.maximum(distance - within, 0.0)
-    nll = np.sum(z * z / model.eigenvalues, axis=2) + residual / model.noise + model.logdet
-    return nll.min(axis=1)
+    along = np.einsum("nck,nck,ck->nc", z, z, model.axis_weights)
+    across = (energy[:, None] - 2 * product[:, classes * k :]) / model.noise
+    return (along + across + model.constant).min(axis=1)
 
 
 def unit_length(flat: np.ndarray) -> np.ndarray:
     """Each row divided by its length: the image's shape regardless of its brightness."""
-    return flat / np.maximum(np.sqrt(np.sum(flat * flat, axis=1)), _TINY)[:, None]
+    return flat / np.maximum(np.sqrt(np.einsum("ij,ij->i", flat, flat)), _TINY)[:, None]
 
 
 def fill(images: np.ndarray) -> np.ndarray:
@@ -93,31 +93,36 @@ def fill(images: np.ndarray) -> np.ndarray:
     (over OBJECT_THRESHOLD, as decoding trims); 1 for an image with no object."""
     lit = images > OBJECT_THRESHOLD
     rows, columns = lit.any(axis=2), lit.any(axis=1)  # (N, 28) each
-    inside = (np.cumsum(rows, 1) > 0) & (np.cumsum(rows[:, ::-1], 1)[:, ::-1] > 0)
-    across = (np.cumsum(columns, 1) > 0) & (np.cumsum(columns[:, ::-1], 1)[:, ::-1] > 0)
-    box = inside[:, :, None] & across[:, None, :]
-    area = box.sum(axis=(1, 2))
-    found = ((images > 0) & box).sum(axis=(1, 2))
+    inside = (
+        np.logical_and.accumulate(~rows, 1) | np.logical_and.accumulate(~rows[:, ::-1], 1)[:, ::-1]
+    )
+    across = (
+        np.logical_and.accumulate(~columns, 1)
+        | np.logical_and.accumulate(~columns[:, ::-1], 1)[:, ::-1]
+    )
+    inside, across = ~inside, ~across  # between the first and the last lit row (column)
+    area = inside.sum(axis=1) * across.sum(axis=1)
+    found = np.einsum("nij,ni,nj->n", images > 0, inside, across, dtype=np.int64)
     return np.where(area > 0, found / np.maximum(area, 1), 1.0)
 
 
 def statistics(images: np.ndarray, profile: Profile) -> np.ndarray:
     """The checks' raw values, one column each in CHECKS' order: (N, 28, 28) -> (N, 5)."""
     flat = images.reshape(len(images), PIXELS).astype(np.float64)
-    energy = np.sum(flat * flat, axis=1)
+    energy = np.einsum("ij,ij->i", flat, flat)
+    length = np.maximum(np.sqrt(energy), _TINY)
     grid = flat.reshape(images.shape)
-    across, down = np.diff(grid, axis=2), np.diff(grid, axis=1)
-    edges = np.sum(across * across, axis=(1, 2)) + np.sum(down * down, axis=(1, 2))
-    return np.stack(
-        [
-            negative_log_likelihood(flat, profile.pixels),
-            negative_log_likelihood(unit_length(flat), profile.shape),
-            edges / np.maximum(energy, _TINY),
-            np.mean(flat > 0, axis=1),
-            fill(images),
-        ],
-        axis=1,
+    across, down = grid[:, :, 1:] - grid[:, :, :-1], grid[:, 1:] - grid[:, :-1]
+    edges = np.einsum("nij,nij->n", across, across) + np.einsum("nij,nij->n", down, down)
+    values = np.empty((len(images), len(CHECKS)))
+    values[:, 0] = negative_log_likelihood(flat, energy, profile.pixels)
+    values[:, 1] = negative_log_likelihood(
+        flat / length[:, None], energy / length**2, profile.shape
     )
+    values[:, 2] = edges / np.maximum(energy, _TINY)
+    values[:, 3] = np.count_nonzero(flat, axis=1) / PIXELS
+    values[:, 4] = fill(images)
+    return values
 
 
 def ratios(values: np.ndarray, limit: Limit) -> np.ndarray:
