@@ -1,5 +1,6 @@
 """The Ctrl-C guard: an interrupt Python can only report as "ignored" still ends the command."""
 
+import signal
 import subprocess
 import sys
 
@@ -29,6 +30,12 @@ raise SystemExit(guarded("demo", command))
 
 def test_an_interrupt_python_reports_as_ignored_still_interrupts_in_one_line():
     result = subprocess.run(
-        [sys.executable, "-c", PROGRAM], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", PROGRAM],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        # As from a terminal, whatever started this suite: a suite started in the background by
+        # a shell inherits SIGINT ignored, and the guard rightly leaves an ignored SIGINT alone.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert (result.returncode, result.stdout, result.stderr) == (130, "", "demo: interrupted\n")

@@ -23,7 +23,7 @@ KERAS_MODEL = "models/model.keras"
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     path = make_project(tmp_path_factory.mktemp("interrupt"))
-    dvc(path, "repro", "prepare")
+    dvc(path, "repro", "profile")  # train's inputs: the splits and the flag's profile
     return path
 
 
