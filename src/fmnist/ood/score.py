@@ -1,4 +1,4 @@
-"""The four checks and the score they give an image, in NumPy alone (no TensorFlow).
+"""The five checks and the score they give an image, in NumPy alone (no TensorFlow).
 
 - pixels: how unlikely the image is under the most likely class's probabilistic PCA model
   (Tipping and Bishop, 10 axes a class): digits, letters and noise are far from every class.
@@ -26,6 +26,7 @@ from fmnist.ood.profile import CHECKS, PIXELS, Gaussians, Limit, Profile
 from fmnist.tools.images import OBJECT_THRESHOLD
 
 _TINY = 1e-6  # an all-black image has no length and no energy
+_SIDES = ("low", "middle", "high")
 
 
 @dataclass(frozen=True)
@@ -88,21 +89,20 @@ def unit_length(flat: np.ndarray) -> np.ndarray:
     return flat / np.maximum(np.sqrt(np.einsum("ij,ij->i", flat, flat)), _TINY)[:, None]
 
 
+def _span(lit: np.ndarray) -> np.ndarray:
+    """Per row of (N, 28) booleans: True from its first True to its last, inclusive."""
+    before = np.logical_and.accumulate(~lit, axis=1)
+    after = np.logical_and.accumulate(~lit[:, ::-1], axis=1)[:, ::-1]
+    return ~(before | after)
+
+
 def fill(images: np.ndarray) -> np.ndarray:
     """The share of pixels that are not black within the bounding box of the object's pixels
     (over OBJECT_THRESHOLD, as decoding trims); 1 for an image with no object."""
     lit = images > OBJECT_THRESHOLD
-    rows, columns = lit.any(axis=2), lit.any(axis=1)  # (N, 28) each
-    inside = (
-        np.logical_and.accumulate(~rows, 1) | np.logical_and.accumulate(~rows[:, ::-1], 1)[:, ::-1]
-    )
-    across = (
-        np.logical_and.accumulate(~columns, 1)
-        | np.logical_and.accumulate(~columns[:, ::-1], 1)[:, ::-1]
-    )
-    inside, across = ~inside, ~across  # between the first and the last lit row (column)
-    area = inside.sum(axis=1) * across.sum(axis=1)
-    found = np.einsum("nij,ni,nj->n", images > 0, inside, across, dtype=np.int64)
+    rows, columns = _span(lit.any(axis=2)), _span(lit.any(axis=1))
+    area = rows.sum(axis=1) * columns.sum(axis=1)
+    found = np.einsum("nij,ni,nj->n", images > 0, rows, columns, dtype=np.int64)
     return np.where(area > 0, found / np.maximum(area, 1), 1.0)
 
 
@@ -138,9 +138,6 @@ def _limits(profile: Profile, kind: str) -> tuple[np.ndarray, np.ndarray, np.nda
     """One kind's limits as arrays over the checks: low, middle, high."""
     limits = [profile.limits[kind][check] for check in CHECKS]
     return tuple(np.array([getattr(limit, side) for limit in limits]) for side in _SIDES)
-
-
-_SIDES = ("low", "middle", "high")
 
 
 def assess(images: np.ndarray, profile: Profile, kind: str) -> Assessment:
