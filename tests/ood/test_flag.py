@@ -94,3 +94,15 @@ def test_a_changed_byte_in_the_profile_is_refused_by_the_seal(trained, tmp_path,
     (tmp_path / "model.tflite").write_bytes(bytes(data))
     with pytest.raises(ModelError, match=r"damaged \(its checksum does not match\)"):
         load_classifier(tmp_path / "model.tflite")
+
+
+def test_a_model_without_a_profile_still_predicts_and_says_null(trained, tmp_path, capsys):
+    from fmnist.training.export import convert, seal
+
+    model = tmp_path / "model.tflite"
+    model.write_bytes(seal(convert(trained[0])))
+    Image.new("L", (64, 64), 255).save(tmp_path / "blank.png")
+    code, out = predict([tmp_path / "blank.png"], model, capsys)
+    assert code == 0 and WARNING not in out and out.startswith(f"{tmp_path / 'blank.png'}: ")
+    code, out = predict([tmp_path / "blank.png"], model, capsys, "--json")
+    assert code == 0 and json.loads(out)["predictions"][0]["ood"] is None

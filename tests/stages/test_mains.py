@@ -303,3 +303,17 @@ def test_train_ships_the_tuned_recipe_reproducibly(project, capsys):
     np.testing.assert_allclose(
         classifier.logits(images), classifier.logits(images[:, :, ::-1]), atol=1e-5
     )
+
+
+def test_evaluate_refuses_a_model_without_a_profile_before_writing(project, trained, capsys):
+    from fmnist.training.export import convert, seal
+
+    (project / paths.MODEL).write_bytes(seal(convert(trained[0])))  # sealed, no profile
+    before = files(project)
+    code, err = run(evaluate, project, capsys)
+    model = project / paths.MODEL
+    assert (code, err) == (
+        1,
+        f"fmnist evaluate: error: {model}: exported without an input profile; rerun train\n",
+    )
+    assert files(project) == before
