@@ -156,35 +156,38 @@ def _read_npy_aligned(archive: zipfile.ZipFile, name: str) -> np.ndarray:
     return array
 
 
-def load_images(path: Path, names: list[str]) -> dict[str, np.ndarray]:
-    """Named (N, 28, 28) float32 image arrays from a .npz that `save_arrays` wrote."""
+def _read_arrays(path: Path, names: list[str], what: str) -> dict[str, np.ndarray]:
+    """Named arrays of a .npz this pipeline wrote; one DataError line naming `what` it should
+    be if it is missing, corrupt or lacks one."""
     try:
         with zipfile.ZipFile(path) as archive:
-            arrays = {name: _read_npy_aligned(archive, f"{name}.npy") for name in names}
+            return {name: _read_npy_aligned(archive, f"{name}.npy") for name in names}
     except FileNotFoundError:
         raise DataError(f"{path}: missing; {RESTORE_HINT}") from None
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:
-        raise DataError(f"{path}: corrupt or not written by this pipeline ({error})") from None
+        raise DataError(f"{path}: corrupt or not {what} ({error})") from None
+
+
+def _check_images(path: Path, name: str, images: np.ndarray) -> None:
+    if images.dtype != np.float32 or images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
+        raise DataError(
+            f"{path}: {name} must be float32 (N, 28, 28), got {images.dtype} {images.shape}"
+        )
+
+
+def load_images(path: Path, names: list[str]) -> dict[str, np.ndarray]:
+    """Named (N, 28, 28) float32 image arrays from a .npz that `save_arrays` wrote."""
+    arrays = _read_arrays(path, names, "written by this pipeline")
     for name, images in arrays.items():
-        if images.dtype != np.float32 or images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
-            raise DataError(f"{path}: {name} must be float32 (N, 28, 28), got {images.shape}")
+        _check_images(path, name, images)
     return arrays
 
 
 def load_split(path: Path) -> Split:
     """Read a split written by `save_split`, rejecting a missing, corrupt or malformed file."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            images = _read_npy_aligned(archive, "images.npy")
-            labels = _read_npy_aligned(archive, "labels.npy")
-    except FileNotFoundError:
-        raise DataError(f"{path}: missing; {RESTORE_HINT}") from None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:
-        raise DataError(f"{path}: corrupt or not a prepared split ({error})") from None
-    if images.dtype != np.float32 or images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
-        raise DataError(
-            f"{path}: images must be float32 (N, 28, 28), got {images.dtype} {images.shape}"
-        )
+    arrays = _read_arrays(path, ["images", "labels"], "a prepared split")
+    images, labels = arrays["images"], arrays["labels"]
+    _check_images(path, "images", images)
     if labels.dtype != np.int64 or labels.shape != images.shape[:1]:
         raise DataError(
             f"{path}: labels must be int64 ({len(images)},), got {labels.dtype} {labels.shape}"

@@ -1,6 +1,6 @@
 """Fitting the profile: class models on the fit images, thresholds on held-out clothing.
 
-Chosen by measurement on 13 sets of non-clothing images against both the dense network and
+Chosen by measurement on sets of non-clothing images against both the dense network and
 the CNN (docs/trust.md): no single check met AUROC 0.98 and FPR 0.05 everywhere; these five
 together came close, and they use no output of the network, so one profile serves both.
 """
@@ -68,7 +68,7 @@ def _scaled(values: np.ndarray, check: str) -> tuple[np.ndarray, Limit]:
 
 
 def limits(held_out: np.ndarray, rate: float = FLAG_RATE) -> dict[str, Limit]:
-    """Every check's limit from held-out statistics (N, 4): each at the same quantile of its
+    """Every check's limit from held-out statistics (N, checks): each at the same quantile of its
     own scaled values, that quantile chosen so that `rate` of held-out is flagged by any."""
     columns = [_scaled(held_out[:, i], check) for i, check in enumerate(CHECKS)]
     scaled = np.stack([values for values, _ in columns], axis=1)

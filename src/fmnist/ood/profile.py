@@ -149,10 +149,9 @@ def from_bytes(data: bytes) -> Profile:
     except (ValueError, KeyError, TypeError) as error:
         raise ProfileError(f"not a readable input profile ({error})") from None
     for gaussians in models:
-        classes, pixels, k = gaussians.bases.shape
-        if pixels != PIXELS or gaussians.means.shape != (classes, PIXELS):
-            raise ProfileError("an input profile with the wrong shapes")
-        small = (gaussians.noise.shape, gaussians.logdet.shape)
-        if gaussians.eigenvalues.shape != (classes, k) or small != ((classes,), (classes,)):
+        classes, _, k = gaussians.bases.shape
+        # In _ARRAYS' order: means, bases, eigenvalues, noise, logdet.
+        expected = ((classes, PIXELS), (classes, PIXELS, k), (classes, k), (classes,), (classes,))
+        if tuple(getattr(gaussians, name).shape for name in _ARRAYS) != expected:
             raise ProfileError("an input profile with the wrong shapes")
     return Profile(models[0], models[1], limits)
