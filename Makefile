@@ -32,7 +32,7 @@ setup: $(VENV)/.synced ## the locked environment in .venv (uv installed if missi
 # reads the mirrors from params.yaml, and DVC parses the file before any stage, expanding YAML
 # aliases as it goes (a "billion laughs" file takes it to 8 GB); the loader refuses them.
 check: setup ## params.yaml through the strict loader
-	@python -m fmnist.stages check
+	@python -m fmnist.pipeline.stages check
 
 data: check ## make the Fashion-MNIST files reachable (Debian package, as root)
 	@bash scripts/ensure-data.sh
@@ -75,9 +75,10 @@ serve: setup ## serve models/model.tflite: a page at http://127.0.0.1:8080/, the
 browser: ## headless Chromium and chromedriver (Debian packages), for the browser tests
 	@bash scripts/ensure-browser.sh
 
-lint: setup ## ruff check and ruff format --check
+lint: setup ## ruff check, ruff format --check, and the architecture's import contracts
 	ruff check .
 	ruff format --check .
+	lint-imports --no-cache
 
 format: setup ## ruff format and ruff check --fix
 	ruff format .
@@ -113,19 +114,19 @@ bench-serve: data ## fmnist serve beside MLServer 1.7.0 under wrk, in one run (a
 # clone's default DVC remote, in .dvc/config.local. Idempotent; PORT picks another port.
 PORT ?= 9021
 remote-up: setup ## a local S3 server as this clone's DVC remote (PORT=9021)
-	python -m fmnist.tools.remote up --port $(PORT)
+	python -m fmnist.pipeline.remote up --port $(PORT)
 
 remote-down: setup ## stop the local S3 server
-	python -m fmnist.tools.remote down
+	python -m fmnist.pipeline.remote down
 
 # dvc push / pull through the configured remote, with a hint where DVC's message is opaque.
 push: setup ## dvc push, run-cache included
-	python -m fmnist.tools.remote push
+	python -m fmnist.pipeline.remote push
 
 pull: setup ## dvc pull, run-cache included: the committed model without training
-	python -m fmnist.tools.remote pull
+	python -m fmnist.pipeline.remote pull
 
 # The workspace against BASE (default main) in Markdown, as CI posts it on a pull request.
 BASE ?= main
 report: check ## build/report.md: params, metrics and per-class F1 against BASE (main)
-	python -m fmnist.tools.report $(BASE)
+	python -m fmnist.pipeline.report $(BASE)

@@ -24,8 +24,8 @@ import json, statistics, sys, time
 import numpy as np
 from fmnist.core import paths
 from fmnist.core.dataset import load_split
-from fmnist.helpers.inference import load_classifier
-from fmnist.training.backend import keras
+from fmnist.inference.classifier import load_classifier
+from fmnist.pipeline.training.backend import keras
 images = np.concatenate([load_split(paths.TEST_NPZ).images, load_split(paths.TRAIN_NPZ).images])
 classifier = load_classifier(paths.MODEL)
 model = keras.saving.load_model(paths.KERAS_MODEL, compile=False)

@@ -1,6 +1,6 @@
 """How LiteRT itself takes malformed models, with fmnist's seal check out of the way.
 
-`fmnist.helpers.inference` refuses any file whose seal does not match before LiteRT sees it (the
+`fmnist.inference.classifier` refuses any file whose seal does not match before LiteRT sees it (the
 tests prove that on 240 random mutations). This measures what that guard is for: each mutant
 here is re-sealed, so the C++ runtime parses it. Mutations land only on the model's structure
 (its flatbuffer tables, not the weight buffers, where a change is just other weights). Each
@@ -21,7 +21,7 @@ _LOAD = """
 import sys
 import numpy as np
 from fmnist.core.errors import FmnistError
-from fmnist.helpers.inference import classifier_from_bytes
+from fmnist.inference.classifier import classifier_from_bytes
 try:
     logits = classifier_from_bytes("m", open(sys.argv[1], "rb").read()).logits(
         np.zeros((3, 28, 28), np.float32))
@@ -49,7 +49,7 @@ def structure_positions(data: bytes) -> np.ndarray:
 
 def run(model: Path, count: int, seed: int = 0) -> dict[str, int]:
     """Outcomes of `count` re-sealed mutants (1-4 random bytes each) of `model`."""
-    from fmnist.helpers.inference import DIGEST_SIZE, SEAL_MARKER, seal_digest, seal_position
+    from fmnist.inference.classifier import DIGEST_SIZE, SEAL_MARKER, seal_digest, seal_position
 
     good = model.read_bytes()
     seal_at = seal_position(good)

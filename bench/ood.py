@@ -69,7 +69,7 @@ def main() -> int:
                     "--model",
                     model,
                 ],
-                "evaluate stage": [str(PYTHON), "-m", "fmnist.stages", "evaluate"],
+                "evaluate stage": [str(PYTHON), "-m", "fmnist.pipeline.stages", "evaluate"],
             }
             sources = {"before": base / "src", "after": ROOT / "src"}
             times = {(c, s): [] for c in commands for s in sources}

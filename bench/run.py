@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import inference  # noqa: E402
-from tests.pipeline import make_project, project_env  # noqa: E402
+from tests.project_copy import make_project, project_env  # noqa: E402
 
 REPEATS = 3  # the short measurements are medians of this many runs
 # The long ones (full repro, train stage, tutorial) are medians over this many rounds. The
@@ -99,7 +99,7 @@ def machine() -> str:
 def train_stage(project: Path) -> Measured:
     """Rerun the train stage by hand, checking that it reproduces the model it replaces."""
     model = (project / "models/model.keras").read_bytes()
-    train = measure([sys.executable, "-m", "fmnist.stages", "train"], project)
+    train = measure([sys.executable, "-m", "fmnist.pipeline.stages", "train"], project)
     if (project / "models/model.keras").read_bytes() != model:
         raise SystemExit("bench: the train stage did not reproduce its model")
     return train

@@ -24,10 +24,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from fmnist.core import paths  # noqa: E402
 from fmnist.core.dataset import Split, load_split  # noqa: E402
-from fmnist.params import TrainParams, load_params  # noqa: E402
-from fmnist.training.export import with_test_time_flip  # noqa: E402
-from fmnist.training.fit import fit, make_deterministic  # noqa: E402
-from fmnist.training.model import build_model, uses_xla  # noqa: E402
+from fmnist.pipeline.params import TrainParams, load_params  # noqa: E402
+from fmnist.pipeline.training.export import with_test_time_flip  # noqa: E402
+from fmnist.pipeline.training.fit import fit, make_deterministic  # noqa: E402
+from fmnist.pipeline.training.network import build_model, uses_xla  # noqa: E402
 
 VALIDATION_SIZE = 6000
 VALIDATION_SEED = 2024  # fixed apart from train.seed, so every candidate sees the same split

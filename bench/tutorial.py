@@ -16,9 +16,9 @@ import tensorflow as tf  # noqa: E402
 
 from fmnist.core.dataset import TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS  # noqa: E402
 from fmnist.core.idx import parse_idx  # noqa: E402
-from fmnist.helpers.sources import default_sources  # noqa: E402
-from fmnist.params import load_params  # noqa: E402
-from fmnist.stages.prepare import fetch_all  # noqa: E402
+from fmnist.pipeline.params import load_params  # noqa: E402
+from fmnist.pipeline.sources import default_sources  # noqa: E402
+from fmnist.pipeline.stages.prepare import fetch_all  # noqa: E402
 
 
 def load_data():

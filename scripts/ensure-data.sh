@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Make the Fashion-MNIST files reachable for the prepare stage, changing the system only where
-# it must: where prepare would find them nowhere (fmnist.helpers.sources says: $FMNIST_DATA, the
+# it must: where prepare would find them nowhere (fmnist.pipeline.sources says: $FMNIST_DATA, the
 # Debian directory, the download cache, a reachable mirror), on a Debian machine, as root,
 # install the Debian package dataset-fashion-mnist. Everywhere else, leave the system alone.
 set -euo pipefail
 
 # Exit 0: found; 1: no source has the files; 2: params.yaml refused (one line said why).
-locate() { python -m fmnist.helpers.sources; }
+locate() { python -m fmnist.pipeline.sources; }
 
 status=0
 locate || status=$?

@@ -14,9 +14,9 @@ from fmnist.core.dataset import (
     Split,
     to_split,
 )
-from fmnist.helpers.sources import default_sources
-from fmnist.params import load_params
-from fmnist.stages.prepare import fetch_all
+from fmnist.pipeline.params import load_params
+from fmnist.pipeline.sources import default_sources
+from fmnist.pipeline.stages.prepare import fetch_all
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,7 +44,7 @@ def ood_sets_file(real_test, tmp_path_factory) -> Path:
     """data/ood_sets.npz as the ood_sets stage writes it from the real test split."""
     from fmnist.core import paths
     from fmnist.core.dataset import save_split
-    from fmnist.stages import ood_sets
+    from fmnist.pipeline.stages import ood_sets
 
     root = tmp_path_factory.mktemp("ood_sets")
     save_split(root / paths.TEST_NPZ, real_test)
@@ -55,9 +55,9 @@ def ood_sets_file(real_test, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def profile(real_train) -> bytes:
     """The input profile train fits on the real training split (fmnist.ood), as bytes."""
-    from fmnist.ood.fit import fit_on_training
-    from fmnist.ood.profile import to_bytes
-    from fmnist.stages.profile import SEED
+    from fmnist.ood.profile_format import to_bytes
+    from fmnist.pipeline.ood.fit_profile import fit_on_training
+    from fmnist.pipeline.stages.profile import SEED
 
     return to_bytes(fit_on_training(real_train.images, real_train.labels, 10, SEED))
 
@@ -69,9 +69,9 @@ def trained(real_train, real_test, profile, tmp_path_factory):
     Returns the Keras model and the path of its model.tflite (model.keras lies beside it).
     """
     # TensorFlow is imported here, not at collection, so tests that never train start fast.
-    from fmnist.training.export import export
-    from fmnist.training.fit import fit, make_deterministic
-    from fmnist.training.model import build_model, save_model
+    from fmnist.pipeline.training.export import export
+    from fmnist.pipeline.training.fit import fit, make_deterministic
+    from fmnist.pipeline.training.network import build_model, save_model
 
     params = load_params(ROOT / "params.yaml").train
     make_deterministic(params.seed)

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fmnist.params import Params
+from fmnist.pipeline.params import Params
 
 from .conftest import ROOT
 
 SRC = ROOT / "src"
 STAGES = ("check", "prepare", "ood_sets", "profile", "train", "evaluate", "predict")
-# What `python -m fmnist.stages NAME` runs before the stage's own module.
-DISPATCH = "fmnist.stages.__main__"
+# What `python -m fmnist.pipeline.stages NAME` runs before the stage's own module.
+DISPATCH = "fmnist.pipeline.stages.__main__"
 # Every command finds the project's environment, activated or not.
 PATH_FIRST = 'PATH="$DVC_ROOT/.venv/bin:$PATH"'
 
@@ -71,7 +71,7 @@ def test_every_stage_exists_and_runs_its_module():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     assert list(stages) == list(STAGES)
     for stage in STAGES:
-        assert stages[stage]["cmd"] == f"{PATH_FIRST} python -m fmnist.stages {stage}"
+        assert stages[stage]["cmd"] == f"{PATH_FIRST} python -m fmnist.pipeline.stages {stage}"
 
 
 def test_code_deps_are_exactly_the_imported_modules():
@@ -79,7 +79,7 @@ def test_code_deps_are_exactly_the_imported_modules():
     code it does (the dispatcher's own imports included)."""
     for stage in STAGES:
         listed = expanded(stage_spec(stage)["deps"])
-        assert listed == imported_files(DISPATCH, f"fmnist.stages.{stage}"), stage
+        assert listed == imported_files(DISPATCH, f"fmnist.pipeline.stages.{stage}"), stage
 
 
 def test_directory_deps_hold_only_what_every_user_imports():
@@ -88,7 +88,7 @@ def test_directory_deps_hold_only_what_every_user_imports():
     directories = {
         dep for stage in STAGES for dep in stage_spec(stage)["deps"] if (ROOT / dep).is_dir()
     }
-    assert directories == {"src/fmnist/core", "src/fmnist/training"}
+    assert directories == {"src/fmnist/core", "src/fmnist/pipeline/training"}
 
 
 # evaluate has no params: what it computes follows from the model and the data alone.
@@ -104,18 +104,18 @@ def test_params_are_exactly_the_stage_section():
     assert "data/params.checked" in stage_spec("prepare")["deps"]
     for stage in PARAMETRISED:
         assert stage_spec(stage)["params"] == [stage]
-    # That each stage reads only its own section is shown by running it: tests/stages/.
+    # That each stage reads only its own section is shown by running it: tests/pipeline/stages/.
 
 
 @pytest.mark.parametrize(
     "module",
     [
-        "stages.check",
-        "stages.prepare",
-        "stages.evaluate",
-        "stages.predict",
-        "tools.cli",
-        "helpers.inference",
+        "pipeline.stages.check",
+        "pipeline.stages.prepare",
+        "pipeline.stages.evaluate",
+        "pipeline.stages.predict",
+        "cli",
+        "inference.classifier",
     ],
 )
 def test_only_train_imports_tensorflow(module):

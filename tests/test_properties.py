@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fmnist.core.idx import IdxError, parse_idx
-from fmnist.params import ParamsError, parse_params
+from fmnist.pipeline.params import ParamsError, parse_params
 
 from .conftest import ROOT
 

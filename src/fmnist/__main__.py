@@ -1,4 +1,4 @@
-"""The `fmnist` command (console script, or `python -m fmnist`): fmnist.tools.cli under
+"""The `fmnist` command (console script, or `python -m fmnist`): fmnist.cli under
 fmnist.entry's Ctrl-C guard. Kept at the package's top so that the guard is in place after
 as few imports as possible."""
 
@@ -6,7 +6,7 @@ from fmnist.entry import guarded
 
 
 def _cli() -> int:
-    from fmnist.tools import cli  # imported under the guard: NumPy, Pillow, LiteRT
+    from fmnist import cli  # imported under the guard: NumPy, Pillow, LiteRT
 
     return cli.main()
 

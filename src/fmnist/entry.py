@@ -1,11 +1,12 @@
-"""A Ctrl-C guard from the first line: the `fmnist` console script and `python -m fmnist.stages`.
+"""A Ctrl-C guard from the first line: the `fmnist` console script and the stages' command.
 
 NumPy, Pillow, LiteRT and TensorFlow take from a few tenths of a second to 4 s to import, before
 the command's own handler exists. This module imports nothing but sys (loaded with the
 interpreter), and neither do the modules Python runs before it (`fmnist`, `fmnist.__main__`,
-`fmnist.stages`, `fmnist.stages.__main__`): the guard is in place from fmnist's first line. The
-interpreter's own start-up stays uncovered. `tests/tools/test_cli.py` interrupts the command at
-evenly spaced Python events from there to exit, so the claim is checked without timing.
+`fmnist.pipeline`, `fmnist.pipeline.stages`, `fmnist.pipeline.stages.__main__`): the guard is
+in place from fmnist's first line. The interpreter's own start-up stays uncovered.
+`tests/test_cli.py` interrupts the command at evenly spaced Python events from there to exit, so
+the claim is checked without timing.
 """
 
 import sys

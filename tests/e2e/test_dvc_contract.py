@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from ..conftest import ROOT
-from ..pipeline import (
+from ..project_copy import (
     commit,
     dvc,
     head,
@@ -68,36 +68,36 @@ PARAM_SCOPES = {
 
 # file -> stages `dvc status` reports after a comment is appended to it, by hand again.
 CODE_SCOPES = {
-    "src/fmnist/stages/prepare.py": {"prepare"},
-    "src/fmnist/helpers/sources.py": {"prepare"},
-    "src/fmnist/stages/train.py": {"train"},
-    "src/fmnist/training/fit.py": {"train"},
-    "src/fmnist/training/model.py": {"train"},
-    "src/fmnist/training/export.py": {"train"},
-    "src/fmnist/helpers/inference.py": {"train", "evaluate", "predict"},
-    "src/fmnist/helpers/memory.py": {"ood_sets", "profile", "train", "evaluate", "predict"},
-    "src/fmnist/helpers/native.py": {"train", "evaluate", "predict"},
-    "src/fmnist/stages/evaluate.py": {"evaluate"},
-    "src/fmnist/helpers/figures.py": {"evaluate"},
-    "src/fmnist/stages/predict.py": {"predict"},
-    "src/fmnist/stages/check.py": {"check"},
-    "src/fmnist/params.py": {"check", "prepare", "train", "predict"},
+    "src/fmnist/pipeline/stages/prepare.py": {"prepare"},
+    "src/fmnist/pipeline/sources.py": {"prepare"},
+    "src/fmnist/pipeline/stages/train.py": {"train"},
+    "src/fmnist/pipeline/training/fit.py": {"train"},
+    "src/fmnist/pipeline/training/network.py": {"train"},
+    "src/fmnist/pipeline/training/export.py": {"train"},
+    "src/fmnist/inference/classifier.py": {"train", "evaluate", "predict"},
+    "src/fmnist/memory.py": {"ood_sets", "profile", "train", "evaluate", "predict"},
+    "src/fmnist/inference/native_stderr.py": {"train", "evaluate", "predict"},
+    "src/fmnist/pipeline/stages/evaluate.py": {"evaluate"},
+    "src/fmnist/pipeline/figures.py": {"evaluate"},
+    "src/fmnist/pipeline/stages/predict.py": {"predict"},
+    "src/fmnist/pipeline/stages/check.py": {"check"},
+    "src/fmnist/pipeline/params.py": {"check", "prepare", "train", "predict"},
     "src/fmnist/core/dataset.py": set(ALL),
     "src/fmnist/core/paths.py": set(ALL),
-    "src/fmnist/stages/__main__.py": set(ALL),
-    "src/fmnist/stages/common.py": set(ALL),
+    "src/fmnist/pipeline/stages/__main__.py": set(ALL),
+    "src/fmnist/pipeline/stages/runner.py": set(ALL),
     "src/fmnist/entry.py": set(ALL),
     "src/fmnist/__init__.py": set(ALL),
-    "src/fmnist/tools/cli.py": set(),  # `fmnist predict` only; no stage imports it
-    "src/fmnist/tools/images.py": {"ood_sets", "profile", "evaluate"},  # decoding files
-    "src/fmnist/ood/profile.py": {"profile", "train", "evaluate", "predict"},
-    "src/fmnist/ood/files.py": {"ood_sets", "profile"},
+    "src/fmnist/cli.py": set(),  # `fmnist predict` only; no stage imports it
+    "src/fmnist/decoding.py": {"ood_sets", "profile", "evaluate"},  # decoding files
+    "src/fmnist/ood/profile_format.py": {"profile", "train", "evaluate", "predict"},
+    "src/fmnist/pipeline/ood/clothing_files.py": {"ood_sets", "profile"},
     "src/fmnist/ood/score.py": {"profile", "evaluate"},
-    "src/fmnist/ood/fit.py": {"profile"},
-    "src/fmnist/stages/profile.py": {"profile"},
-    "src/fmnist/ood/sets.py": {"ood_sets", "evaluate"},
-    "src/fmnist/ood/measure.py": {"evaluate"},
-    "src/fmnist/stages/ood_sets.py": {"ood_sets"},
+    "src/fmnist/pipeline/ood/fit_profile.py": {"profile"},
+    "src/fmnist/pipeline/stages/profile.py": {"profile"},
+    "src/fmnist/pipeline/ood/sets.py": {"ood_sets", "evaluate"},
+    "src/fmnist/pipeline/ood/measure.py": {"evaluate"},
+    "src/fmnist/pipeline/stages/ood_sets.py": {"ood_sets"},
     "README.md": set(),
     "tests/core/test_idx.py": set(),
     "Makefile": set(),
@@ -157,7 +157,8 @@ def project(base):
 def test_the_table_covers_every_key_in_params_yaml():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     # train.warmup_epochs needs more epochs than the one this project trains (the loader
-    # refuses a warm-up as long as the run); tests/test_params.py and test_model.py hold it.
+    # refuses a warm-up as long as the run); tests/pipeline/test_params.py and test_network.py
+    # hold it.
     assert sorted(set(leaf_keys(params)) - {"train.warmup_epochs"}) == sorted(PARAM_SCOPES)
 
 
@@ -185,7 +186,7 @@ def test_editing_a_file_changes_exactly_the_stages_that_import_it(project, path)
 
 
 def test_an_edit_that_keeps_the_output_reruns_no_downstream_stage(project, base):
-    with (project / "src/fmnist/stages/train.py").open("a") as handle:
+    with (project / "src/fmnist/pipeline/stages/train.py").open("a") as handle:
         handle.write("\n# an edit that changes no behaviour\n")
     # train reruns, writes a byte-identical model, so evaluate and predict have nothing to do.
     assert ran_stages(dvc(project, "repro").stdout) == ["train"]

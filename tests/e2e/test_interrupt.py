@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ..pipeline import dvc, make_project, project_env, ran_stages, restored_stages
+from ..project_copy import dvc, make_project, project_env, ran_stages, restored_stages
 
 # Real dvc runs in project copies, and the like: the full suite only (make test).
 pytestmark = pytest.mark.slow

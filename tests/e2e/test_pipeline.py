@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from ..pipeline import dvc, make_project, ran_stages
+from ..project_copy import dvc, make_project, ran_stages
 
 OUTPUTS = (
     "data/prepared/train.npz",

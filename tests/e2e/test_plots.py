@@ -13,7 +13,7 @@ import pytest
 from matplotlib.image import imread
 
 from ..conftest import ROOT
-from ..pipeline import commit, dvc, make_project, set_params
+from ..project_copy import commit, dvc, make_project, set_params
 
 TEMPLATE = ROOT / "build/plots-template.html"
 CHROMIUM = shutil.which("chromium")

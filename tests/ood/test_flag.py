@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from fmnist.helpers.inference import ModelError, load_classifier
-from fmnist.ood.profile import MAGIC
+from fmnist import cli
+from fmnist.decoding import load_input
+from fmnist.inference.classifier import ModelError, load_classifier
+from fmnist.ood.profile_format import MAGIC
 from fmnist.ood.score import assess
-from fmnist.tools import cli
-from fmnist.tools.images import load_input
 
 WARNING = "does not look like Fashion-MNIST"
 
@@ -97,7 +97,7 @@ def test_a_changed_byte_in_the_profile_is_refused_by_the_seal(trained, tmp_path,
 
 
 def test_a_model_without_a_profile_still_predicts_and_says_null(trained, tmp_path, capsys):
-    from fmnist.training.export import convert, seal
+    from fmnist.pipeline.training.export import convert, seal
 
     model = tmp_path / "model.tflite"
     model.write_bytes(seal(convert(trained[0])))

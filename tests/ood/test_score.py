@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from fmnist.ood.fit import fit_gaussians, limits
-from fmnist.ood.profile import (
+from fmnist.ood.profile_format import (
     CHECKS,
     KINDS,
     Limit,
@@ -18,6 +17,7 @@ from fmnist.ood.profile import (
     to_bytes,
 )
 from fmnist.ood.score import assess, ratios, statistics
+from fmnist.pipeline.ood.fit_profile import fit_gaussians, limits
 
 
 def garments(rng, count: int) -> tuple[np.ndarray, np.ndarray]:

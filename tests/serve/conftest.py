@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist.helpers.inference import seal_digest, seal_position
+from fmnist.inference.classifier import seal_digest, seal_position
 
 
 def another_version(data: bytes) -> bytes:

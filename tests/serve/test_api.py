@@ -11,7 +11,7 @@ import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
 from fmnist.core.dataset import CLASS_NAMES
-from fmnist.helpers.inference import load_classifier, softmax
+from fmnist.inference.classifier import load_classifier, softmax
 from fmnist.ood.score import assess
 
 from .running import serving

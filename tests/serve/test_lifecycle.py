@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 import pytest
 
-from fmnist.helpers.inference import load_classifier
+from fmnist.inference.classifier import load_classifier
 
 from .running import serving, start
 

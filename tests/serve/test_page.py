@@ -23,8 +23,8 @@ from selenium.webdriver.common.selenium_manager import SeleniumManager
 from selenium.webdriver.support.ui import WebDriverWait
 
 from fmnist.core.dataset import CLASS_NAMES
-from fmnist.helpers.inference import load_classifier
-from fmnist.tools.images import load_input
+from fmnist.decoding import load_input
+from fmnist.inference.classifier import load_classifier
 
 from .running import serving
 

@@ -22,8 +22,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from fmnist.ood.profile import CHECKS, PIXELS, Gaussians, Limit, Profile
-from fmnist.tools.images import OBJECT_THRESHOLD
+from fmnist.decoding import OBJECT_THRESHOLD
+from fmnist.ood.profile_format import CHECKS, PIXELS, Gaussians, Limit, Profile
 
 _TINY = 1e-6  # an all-black image has no length and no energy
 _SIDES = ("low", "middle", "high")

@@ -27,14 +27,14 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from fmnist.core.errors import FmnistError
-from fmnist.helpers.inference import ModelError, softmax, top_classes
+from fmnist.decoding import decode
+from fmnist.inference.classifier import ModelError, softmax, top_classes
 from fmnist.ood.score import describe
 from fmnist.serve import protocol
 from fmnist.serve.body import declared_length, read_body
 from fmnist.serve.metrics import Metrics, observed
-from fmnist.serve.model import ServedModel, load, stamp
+from fmnist.serve.served_model import ServedModel, load, stamp
 from fmnist.serve.settings import LARGE_BODIES, LARGE_BODY, ServeSettings
-from fmnist.tools.images import decode
 
 LOG = logging.getLogger("fmnist.serve")
 EXTENSIONS = ["binary_tensor_data", "classification"]

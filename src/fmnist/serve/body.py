@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 
-from fmnist.helpers.memory import size_text
+from fmnist.memory import size_text
 from fmnist.serve.protocol import ProtocolError
 
 _WINDOWS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}

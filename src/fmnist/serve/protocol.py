@@ -15,7 +15,7 @@ import numpy as np
 import orjson
 
 from fmnist.core.dataset import CLASS_NAMES, IMAGE_SHAPE
-from fmnist.helpers.inference import softmax
+from fmnist.inference.classifier import softmax
 
 INPUT = "images"
 LOGITS, PROBABILITIES = "logits", "probabilities"

@@ -26,7 +26,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from fmnist.core.errors import FmnistError
 from fmnist.serve.app import Service, create_app
-from fmnist.serve.model import load
+from fmnist.serve.served_model import load
 from fmnist.serve.settings import ServeSettings
 
 LOG = logging.getLogger("fmnist.serve")

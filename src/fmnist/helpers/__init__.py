@@ -1,1 +1,0 @@
-"""What stages hand off: data sources, figures, LiteRT inference, memory budgets."""

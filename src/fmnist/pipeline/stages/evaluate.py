@@ -1,0 +1,136 @@
+"""Stage evaluate: accuracy, the train/test gap, calibration and a per-class report; plot data
+and pictures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import classification_report, confusion_matrix
+
+from fmnist.core import paths
+from fmnist.core.atomic import write_json
+from fmnist.core.dataset import CLASS_NAMES, Split, load_images, load_split
+from fmnist.core.errors import FmnistError
+from fmnist.inference.classifier import load_classifier, softmax
+from fmnist.ood.profile_format import Profile
+from fmnist.pipeline import figures
+from fmnist.pipeline.calibration import calibration
+from fmnist.pipeline.ood.measure import ood_metrics, worst_auroc
+from fmnist.pipeline.ood.sets import CLOTHING_FILES_KEY, SETS
+from fmnist.pipeline.stages.runner import stage_main
+
+
+def loss_and_accuracy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Mean sparse categorical cross-entropy from logits, and accuracy."""
+    probabilities = softmax(logits)
+    true_class = probabilities[np.arange(len(labels)), labels]
+    loss = float(-np.mean(np.log(np.maximum(true_class, np.finfo(np.float64).tiny))))
+    return loss, float(np.mean(logits.argmax(axis=1) == labels))
+
+
+def class_report(labels: np.ndarray, predicted: np.ndarray) -> dict:
+    """scikit-learn's report keyed by class name, plus macro and weighted averages."""
+    report = classification_report(
+        labels,
+        predicted,
+        labels=list(range(len(CLASS_NAMES))),
+        target_names=list(CLASS_NAMES),
+        output_dict=True,
+        zero_division=0,
+    )
+    report.pop("accuracy", None)  # the same number as test_accuracy
+    return {name: {key: float(value) for key, value in row.items()} for name, row in report.items()}
+
+
+def confusion_records(labels: np.ndarray, predicted: np.ndarray) -> list[dict]:
+    """One {actual, predicted} row per test image, as DVC's confusion template reads them."""
+    return [
+        {"actual": CLASS_NAMES[label], "predicted": CLASS_NAMES[guess]}
+        for label, guess in zip(labels.tolist(), predicted.tolist(), strict=True)
+    ]
+
+
+def per_class_records(report: dict) -> list[dict]:
+    """Precision, recall and F1 per class, one row each, for a bar plot."""
+    return [
+        {
+            "class": name,
+            "precision": report[name]["precision"],
+            "recall": report[name]["recall"],
+            "f1": report[name]["f1-score"],
+        }
+        for name in CLASS_NAMES
+    ]
+
+
+def write_figures(
+    test: Split, probabilities: np.ndarray, folder: Path, reliability: list[dict], ece: float
+) -> None:
+    """The PNG pictures: sample images, the most confident mistakes, the confusion heatmap,
+    the reliability diagram."""
+    predicted = probabilities.argmax(axis=1)
+    confidence = probabilities.max(axis=1)
+    matrix = confusion_matrix(test.labels, predicted, labels=list(range(len(CLASS_NAMES))))
+    figures.save_png(figures.sample_grid(test.images, test.labels), folder / "samples.png")
+    mistakes = figures.mistakes_grid(test.images, test.labels, predicted, confidence)
+    figures.save_png(mistakes, folder / "mistakes.png")
+    figures.save_png(figures.confusion_heatmap(matrix), folder / "confusion.png")
+    figures.save_png(figures.reliability_diagram(reliability, ece), folder / "reliability.png")
+
+
+def evaluate(test: Split, test_logits: np.ndarray, train: Split, train_logits: np.ndarray) -> dict:
+    """The metrics of a model from its logits on both splits."""
+    test_loss, test_accuracy = loss_and_accuracy(test_logits, test.labels)
+    train_loss, train_accuracy = loss_and_accuracy(train_logits, train.labels)
+    return {
+        # The top class's probability against how often it is right (an overfitted network is
+        # over-confident): ECE over 15 bins, and the mean confidence of right and wrong answers.
+        "calibration": calibration(softmax(test_logits), test.labels)[0],
+        "test_loss": test_loss,
+        "test_accuracy": test_accuracy,
+        "train_loss": train_loss,
+        "train_accuracy": train_accuracy,
+        # The tutorial's overfitting signal: how much better the model does on what it saw.
+        "accuracy_gap": train_accuracy - test_accuracy,
+        paths.PER_CLASS_KEY: class_report(test.labels, test_logits.argmax(axis=1)),
+    }
+
+
+def _ood(root: Path, profile: Profile | None, test: Split) -> dict:
+    """The flag's figures on every set, or a one-line refusal for a model without a profile."""
+    if profile is None:
+        raise FmnistError(f"{root / paths.MODEL}: exported without an input profile; rerun train")
+    names = [CLOTHING_FILES_KEY, *(ood_set.name for ood_set in SETS)]
+    arrays = load_images(root / paths.OOD_SETS, names)
+    clothing = {"tensor": test.images, "file": arrays.pop(CLOTHING_FILES_KEY)}
+    return ood_metrics(profile, clothing, arrays)
+
+
+def _run(root: Path) -> None:
+    test, train = load_split(root / paths.TEST_NPZ), load_split(root / paths.TRAIN_NPZ)
+    classifier = load_classifier(root / paths.MODEL)
+    test_logits = classifier.logits(test.images)
+    train_logits = classifier.logits(train.images)
+    metrics = evaluate(test, test_logits, train, train_logits)
+    metrics[paths.OOD_KEY] = _ood(root, classifier.profile, test)
+    write_json(root / paths.CONFUSION, confusion_records(test.labels, test_logits.argmax(axis=1)))
+    write_json(root / paths.PER_CLASS, per_class_records(metrics[paths.PER_CLASS_KEY]))
+    probabilities = softmax(test_logits)
+    reliability = calibration(probabilities, test.labels)[1]  # the plot's rows
+    write_json(root / paths.RELIABILITY, [row for row in reliability if row["count"]])
+    ece = metrics["calibration"]["ece"]
+    write_figures(test, probabilities, root / paths.FIGURES_DIR, reliability, ece)
+    write_json(root / paths.EVALUATE_METRICS, metrics)
+    print(
+        f"evaluate: test accuracy {metrics['test_accuracy']:.4f}, "
+        f"train {metrics['train_accuracy']:.4f}, gap {metrics['accuracy_gap']:.4f}, "
+        f"ECE {metrics['calibration']['ece']:.4f}; not-like-Fashion-MNIST flag on "
+        f"{100 * metrics[paths.OOD_KEY]['clothing_flagged']['tensor']:.1f} % of test images, "
+        f"worst AUROC {worst_auroc(metrics[paths.OOD_KEY]):.3f}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m fmnist.pipeline.stages evaluate [--root DIR]`."""
+    return stage_main("evaluate", _run, argv)

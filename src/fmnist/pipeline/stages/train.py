@@ -1,0 +1,72 @@
+"""Stage train: fit the chosen network on the training split; save the model, its LiteRT export
+and the curves."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from dvclive import Live
+
+from fmnist.core import paths
+from fmnist.core.atomic import write_bytes
+from fmnist.core.dataset import load_split
+from fmnist.memory import available_memory
+from fmnist.ood.profile_format import read_profile
+from fmnist.pipeline.params import load_params
+from fmnist.pipeline.stages.runner import stage_main
+from fmnist.pipeline.training.export import AGREEMENT_IMAGES, export, with_test_time_flip
+from fmnist.pipeline.training.fit import fit, make_deterministic
+from fmnist.pipeline.training.network import build_model, check_memory, save_model, uses_xla
+
+
+def log_epoch(live: Live, row: dict) -> None:
+    """One epoch's curves through dvclive: train/* from the batches, test/* for monitoring."""
+    live.log_metric("train/loss", row["loss"])
+    live.log_metric("train/accuracy", row["accuracy"])
+    live.log_metric("test/loss", row["held_out_loss"])
+    live.log_metric("test/accuracy", row["held_out_accuracy"])
+    live.next_step()
+
+
+def _run(root: Path) -> None:
+    params = load_params(root / paths.PARAMS).train
+    train, test = load_split(root / paths.TRAIN_NPZ), load_split(root / paths.TEST_NPZ)
+    profile = read_profile(root / paths.OOD_PROFILE)  # refused now, not after the training
+    make_deterministic(params.seed)
+    model = build_model(params, len(train.labels))
+    check_memory(params, model.count_params(), len(test.labels), available_memory())
+    # dvcyaml=None: dvc.yaml is ours and declares the plots; no experiment saving, no report.
+    with Live(str(root / paths.TRAIN_LIVE), dvcyaml=None, save_dvc_exp=False, report=None) as live:
+        start = time.perf_counter()
+        history = fit(
+            model,
+            train,
+            params.epochs,
+            params.batch_size,
+            params.seed,
+            held_out=test,
+            on_epoch=lambda row: log_epoch(live, row),
+            jit_compile=uses_xla(params),
+            flip=params.flip,
+            label_smoothing=params.label_smoothing,
+        )
+        fit_s = time.perf_counter() - start
+    start = time.perf_counter()
+    shipped = with_test_time_flip(model) if params.test_time_flip else model
+    # Checked against Keras on real images before it is written: what ships computes the same.
+    tflite = export(shipped, test.images[:AGREEMENT_IMAGES], profile)
+    export_s = time.perf_counter() - start
+    save_model(model, root / paths.KERAS_MODEL)
+    write_bytes(root / paths.MODEL, tflite)
+    last = history[-1]
+    print(
+        f"train: {params.epochs} epochs in {fit_s:.2f} s, loss {last['loss']:.4f}, "
+        f"accuracy {last['accuracy']:.4f} (test, monitored only: {last['held_out_accuracy']:.4f}); "
+        f"{root / paths.MODEL} exported in {export_s:.2f} s"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m fmnist.pipeline.stages train [--root DIR]`."""
+    return stage_main("train", _run, argv)

@@ -1,7 +1,0 @@
-"""The pipeline's stages, one module each, run as `python -m fmnist.stages NAME [--root DIR]`.
-
-`python -m` imports this package before its `__main__` installs the Ctrl-C guard, so it
-imports nothing: what the stages share lives in `common.py`.
-"""
-
-NAMES = ("check", "prepare", "ood_sets", "profile", "train", "evaluate", "predict")

@@ -1,1 +1,0 @@
-"""The user-facing tools: the `fmnist` command, image decoding, remotes and reports."""

@@ -1,0 +1,40 @@
+"""Calibration measures on cases worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fmnist.pipeline.calibration import calibration, expected_calibration_error, reliability
+
+
+def test_bins_are_lower_exclusive_upper_inclusive_and_cover_zero():
+    confidence = np.array([0.0, 1 / 15, 1 / 15 + 1e-9, 1.0])
+    rows = reliability(confidence, np.array([True, True, False, True]))
+    assert len(rows) == 15
+    assert [row["count"] for row in rows if row["count"]] == [2, 1, 1]
+    assert rows[0]["count"] == 2 and rows[1]["count"] == 1 and rows[14]["count"] == 1
+    assert rows[3]["confidence"] is None and rows[3]["accuracy"] is None
+
+
+def test_ece_weights_each_bin_by_its_images():
+    # 3 images at 0.9, two right (accuracy 2/3); 1 image at 0.5, wrong (accuracy 0).
+    confidence = np.array([0.9, 0.9, 0.9, 0.5])
+    correct = np.array([True, True, False, False])
+    expected = 3 / 4 * abs(2 / 3 - 0.9) + 1 / 4 * abs(0 - 0.5)
+    assert expected_calibration_error(reliability(confidence, correct)) == pytest.approx(expected)
+
+
+def test_confident_and_always_right_or_always_wrong():
+    probabilities = np.tile(np.eye(10)[3], (20, 1))
+    right, _ = calibration(probabilities, np.full(20, 3))
+    wrong, _ = calibration(probabilities, np.full(20, 4))
+    assert right == {"ece": 0.0, "confidence_right": 1.0, "confidence_wrong": 0.0}
+    assert wrong == {"ece": 1.0, "confidence_right": 0.0, "confidence_wrong": 1.0}
+
+
+def test_a_calibrated_model_has_a_small_ece():
+    rng = np.random.default_rng(0)
+    confidence = rng.uniform(0.1, 1.0, 200_000)
+    correct = rng.uniform(size=confidence.size) < confidence  # right as often as it says
+    assert expected_calibration_error(reliability(confidence, correct)) < 0.01
