@@ -86,6 +86,7 @@ CODE_SCOPES = {
     "src/fmnist/core/paths.py": set(ALL),
     "src/fmnist/pipeline/stages/__main__.py": set(ALL),
     "src/fmnist/pipeline/stages/runner.py": set(ALL),
+    "src/fmnist/pipeline/__init__.py": set(ALL),
     "src/fmnist/entry.py": set(ALL),
     "src/fmnist/__init__.py": set(ALL),
     "src/fmnist/cli.py": set(),  # `fmnist predict` only; no stage imports it
@@ -96,6 +97,8 @@ CODE_SCOPES = {
     "src/fmnist/pipeline/ood/fit_profile.py": {"profile"},
     "src/fmnist/pipeline/stages/profile.py": {"profile"},
     "src/fmnist/pipeline/ood/sets.py": {"ood_sets", "evaluate"},
+    "src/fmnist/pipeline/ood/drawn.py": {"ood_sets", "evaluate"},
+    "src/fmnist/pipeline/ood/bundled.py": {"ood_sets", "evaluate"},
     "src/fmnist/pipeline/ood/measure.py": {"evaluate"},
     "src/fmnist/pipeline/stages/ood_sets.py": {"ood_sets"},
     "README.md": set(),
