@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import re
 import shutil
 import subprocess
@@ -119,6 +120,45 @@ def test_the_runtime_loads_nothing_of_the_pipeline(entry):
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == ["[]", "[]"]
+
+
+def _distribution(requirement: str) -> str:
+    """A requirement's distribution name, normalised (PEP 503): "PyYAML>=6" -> "pyyaml"."""
+    name = re.match(r"[A-Za-z0-9._-]+", requirement)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _imported_distributions(runtime: bool) -> dict[str, str]:
+    """Distributions the runtime's (or the pipeline's) modules import directly, with a file each."""
+    owners = importlib.metadata.packages_distributions()
+    found = {}
+    for path in sorted(SRC.rglob("*.py")):
+        if ("pipeline" in path.relative_to(SRC).parts) == runtime:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module]
+            else:
+                continue
+            for top in {name.split(".")[0] for name in names} - set(sys.stdlib_module_names):
+                if top not in ("fmnist", "__future__"):
+                    found[_distribution(owners[top][0])] = str(path.relative_to(SRC))
+    return found
+
+
+def test_every_package_imported_directly_is_declared_where_its_part_installs_it():
+    """The runtime's imports in the project's dependencies (the wheel's), the pipeline's in
+    those or the pipeline group: nothing arrives only as another package's dependency."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    runtime = {_distribution(r) for r in project["project"]["dependencies"]}
+    pipeline = runtime | {_distribution(r) for r in project["dependency-groups"]["pipeline"]}
+    missing = {d: f for d, f in _imported_distributions(runtime=True).items() if d not in runtime}
+    missing |= {
+        d: f for d, f in _imported_distributions(runtime=False).items() if d not in pipeline
+    }
+    assert missing == {}
 
 
 def _sizes() -> list[tuple[str, int]]:
