@@ -24,10 +24,14 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = Path(sys.executable)
+STAGES = "fmnist.pipeline.stages"
 
 
 def timed(command: list[str], source: Path, cwd: Path) -> float:
-    """Seconds for one run of `command` with the package imported from `source`."""
+    """Seconds for one run of `command` with the package imported from `source` (whose stages
+    are `fmnist.stages` in checkouts older than the pipeline's own folder)."""
+    if not (source / "fmnist" / "pipeline").is_dir():
+        command = [{STAGES: "fmnist.stages"}.get(part, part) for part in command]
     environment = os.environ | {"PYTHONPATH": str(source)}
     start = time.perf_counter()
     subprocess.run(command, cwd=cwd, env=environment, check=True, capture_output=True)
@@ -69,7 +73,7 @@ def main() -> int:
                     "--model",
                     model,
                 ],
-                "evaluate stage": [str(PYTHON), "-m", "fmnist.pipeline.stages", "evaluate"],
+                "evaluate stage": [str(PYTHON), "-m", STAGES, "evaluate"],
             }
             sources = {"before": base / "src", "after": ROOT / "src"}
             times = {(c, s): [] for c in commands for s in sources}
