@@ -1,13 +1,20 @@
-"""A model to serve (the session's one-epoch `trained` export) and a second, valid version of it."""
+"""A model to serve (the session's one-epoch `trained` export), a second, valid version of it,
+and the app over it in-process: Starlette's test client, with the app's lifespan running."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from starlette.testclient import TestClient
 
 from fmnist.inference.classifier import seal_digest, seal_position
+from fmnist.serve.app import create_app
+from fmnist.serve.served_model import load
+from fmnist.serve.service import Service
+from fmnist.serve.settings import ServeSettings
 
 
 def another_version(data: bytes) -> bytes:
@@ -36,3 +43,22 @@ def second_model(model_file, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("second") / "model.tflite"
     path.write_bytes(another_version(model_file.read_bytes()))
     return path
+
+
+@pytest.fixture(scope="module")
+def settings(model_file) -> ServeSettings:
+    """The server's defaults, without access-log lines (a module may ask for other limits)."""
+    return ServeSettings(model=model_file, quiet=True)
+
+
+@pytest.fixture(scope="module")
+def service(settings) -> Service:
+    """What the handlers share, over the real model: one per test module."""
+    return Service(settings, load(settings.model))
+
+
+@pytest.fixture(scope="module")
+def served(service) -> Iterator[TestClient]:
+    """The app in this process, its lifespan (the model file's watcher) running."""
+    with TestClient(create_app(service)) as client:
+        yield client

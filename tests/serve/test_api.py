@@ -1,9 +1,8 @@
-"""The server through clients others wrote: Triton's `tritonclient[http]` with its defaults
-(binary tensors) and in JSON mode, and the protocol in plain HTTP as curl or KServe send it."""
+"""The server through a client others wrote: Triton's `tritonclient[http]` against a real
+`fmnist serve`, with its defaults (binary tensors) and in JSON mode. The protocol in plain HTTP,
+as curl or KServe send it, is test_app.py's, in-process."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
@@ -126,44 +125,3 @@ def test_an_error_reaches_the_client_as_its_message(client):
     with pytest.raises(InferenceServerException, match="the model takes FP32") as caught:
         client.infer("fmnist", [tensor])
     assert caught.value.status() == "400"
-
-
-def test_plain_json_without_content_type_and_a_version_in_the_url(server, client, images, expected):
-    body = {"inputs": [{"name": "images", "shape": [2, 28, 28], "datatype": "FP32"}]}
-    body["inputs"][0]["data"] = images[:2].tolist()
-    path = f"/v2/models/fmnist/versions/{version(client)}/infer"
-    status, headers, answer = server.request("POST", path, json.dumps(body).encode())
-    assert status == 200 and headers["content-type"] == "application/json"
-    outputs = {o["name"]: o for o in json.loads(answer)["outputs"]}
-    assert outputs["logits"]["shape"] == [2, 10]
-    assert np.array_equal(np.float32(outputs["logits"]["data"]), expected[:2].ravel())
-    status, _, answer = server.request("POST", "/v2/models/fmnist/versions/0/infer", b"{}")
-    assert status == 404 and json.loads(answer) == {
-        "error": f"version '0' is not loaded; serving {version(client)}"
-    }
-
-
-def test_health_is_empty_of_surprises_for_plain_http(server):
-    for path in ("/v2/health/live", "/v2/health/ready", "/v2/models/fmnist/ready"):
-        status, headers, _ = server.request("GET", path)
-        assert status == 200 and headers["content-type"] == "application/json"
-    assert server.request("GET", "/v2/models/fmnist/versions/x/ready")[0] == 404
-
-
-def test_metrics_count_requests_images_and_name_the_version(server, client, images):
-    tensor = triton.InferInput("images", [5, 28, 28], "FP32")
-    tensor.set_data_from_numpy(images[:5])
-    before = metric(server, "fmnist_images_inferred_total")
-    client.infer("fmnist", [tensor])
-    assert metric(server, "fmnist_images_inferred_total") == before + 5
-    page = server.request("GET", "/metrics")[2].decode()
-    assert f'fmnist_model_info{{name="fmnist",version="{version(client)}"}} 1.0' in page
-    assert 'fmnist_http_requests_total{endpoint="infer",status="200"}' in page
-    assert 'fmnist_http_request_duration_seconds_bucket{endpoint="infer",le="0.005"}' in page
-
-
-def metric(server, name: str) -> float:
-    for line in server.request("GET", "/metrics")[2].decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"{name} not in /metrics")

@@ -108,11 +108,16 @@ def served_version(server) -> str:
     return json.loads(server.request("GET", "/v2/models/fmnist")[2])["versions"][0]
 
 
-def reloads(server, result: str) -> float:
+def metric(server, series: str) -> float:
+    """A series' value in /metrics; 0 while it is not there."""
     for line in server.request("GET", "/metrics")[2].decode().splitlines():
-        if line.startswith(f'fmnist_model_reloads_total{{result="{result}"}}'):
+        if line.startswith(series + " "):
             return float(line.split()[1])
     return 0.0
+
+
+def reloads(server, result: str) -> float:
+    return metric(server, f'fmnist_model_reloads_total{{result="{result}"}}')
 
 
 def replace_as_dvc_does(target: Path, data: bytes) -> None:
@@ -188,10 +193,14 @@ def test_shutdown_finishes_requests_in_flight_and_exits_0(model_file, real_test,
     images = real_test.images[:64]
     expected = load_classifier(model_file).logits(images)
     server = start(model_file, tmp_path, "--quiet")
+    in_flight = [half_sent(server.port, images) for _ in range(4)]
+    # In flight once the server has read their headers: a connection it has not read yet is
+    # closed at shutdown, as it should be. Five: the four and the /metrics request asking.
+    in_progress = "fmnist_http_requests_in_progress"
+    until(lambda: metric(server, in_progress) == 5, "the four requests in flight")
     load = Load(server.port)
     load.start()
     until(lambda: load.seen, "a first answer")
-    in_flight = [half_sent(server.port, images) for _ in range(4)]
     server.process.send_signal(how)
     until(lambda: refuses_connections(server.port), "the listening socket closed")
     load.stop.set()

@@ -55,7 +55,7 @@ def slim(tmp_path_factory) -> Path:
 
 
 def test_the_wheel_leaves_the_pipeline_out(slim):
-    for module in ("tensorflow", "keras", "dvc", "sklearn", "matplotlib"):
+    for module in ("tensorflow", "keras", "dvc", "sklearn", "matplotlib", "fmnist.pipeline"):
         found = subprocess.run([str(slim), "-c", f"import {module}"], capture_output=True)
         assert found.returncode != 0, f"{module} is installed in the serving environment"
 

@@ -3,7 +3,10 @@
 - The model loads and the port binds before anything is served: either fails in one line.
 - Slow clients: uvicorn times out idle keep-alive connections but not a request whose headers
   or body arrive a byte at a time (slowloris). SlowClientGuard gives every request
-  `client_timeout` seconds from its first byte to its last, then answers 408 and closes.
+  `client_timeout` seconds from its first byte to its last, then answers 408 and closes. Its
+  deadline and what it counts on a timeout are keyword arguments, bound with functools.partial:
+  uvicorn's `Config(http=...)` takes any callable that makes a protocol, and calls it with
+  `config`, `server_state`, `app_state` and `_loop` for each connection.
 - Shutdown: SIGTERM or Ctrl-C stop the listening socket, readiness turns 503 for clients still
   connected, in-flight requests get `drain_timeout` seconds, and the process exits 0 with one
   line. (uvicorn itself re-raises the signal after its graceful shutdown, which would end the
@@ -15,18 +18,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import logging
 import signal
 import socket
 import sys
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from fmnist.core.errors import FmnistError
-from fmnist.serve.app import Service, create_app
+from fmnist.serve.app import create_app
 from fmnist.serve.served_model import load
+from fmnist.serve.service import Service
 from fmnist.serve.settings import ServeSettings
 
 LOG = logging.getLogger("fmnist.serve")
@@ -40,9 +46,12 @@ _TIMEOUT_RESPONSE = (
 class SlowClientGuard(HttpToolsProtocol):
     """uvicorn's HTTP protocol with a deadline on each request's arrival."""
 
-    deadline = 30.0
-    on_timeout: Callable[[], None] = staticmethod(lambda: None)
-    _timer: asyncio.TimerHandle | None = None
+    def __init__(
+        self, *args: Any, deadline: float, on_timeout: Callable[[], None], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline, self.on_timeout = deadline, on_timeout
+        self._timer: asyncio.TimerHandle | None = None
 
     def _arm(self) -> None:
         self._disarm()
@@ -138,13 +147,10 @@ def serve(settings: ServeSettings) -> int:
     listener = bind(settings.host, settings.port)
     _logging(settings.quiet)
     service = Service(settings, model)
-    guard = type(
-        "Guard",
-        (SlowClientGuard,),
-        {
-            "deadline": settings.client_timeout,
-            "on_timeout": staticmethod(service.metrics.requests.labels("timeout", "408").inc),
-        },
+    guard = functools.partial(
+        SlowClientGuard,
+        deadline=settings.client_timeout,
+        on_timeout=service.metrics.requests.labels("timeout", "408").inc,
     )
     config = uvicorn.Config(
         create_app(service),
