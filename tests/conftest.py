@@ -1,7 +1,13 @@
-"""Shared fixtures: the real Fashion-MNIST data, verified, from whatever source set-up provided."""
+"""Shared fixtures: the real Fashion-MNIST data, verified, from whatever source set-up provided,
+and the session's one reproduced project that the project copies start from."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +25,30 @@ from fmnist.pipeline.sources import default_sources
 from fmnist.pipeline.stages.prepare import fetch_all
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The longest files first (pytest --durations), so that no xdist worker starts a long file while
+# the other runs out of work (`make test` passes --no-loadscope-reorder, which keeps this order;
+# xdist's own puts the files with most tests first). The first builds the session's reproduced
+# run (`one_epoch_run`); the second needs none, and keeps the other core busy meanwhile. Files
+# not listed follow in their usual order.
+LONGEST_FIRST = [
+    "tests/e2e/test_dvc_contract.py",
+    "tests/pipeline/training/test_fit.py",
+    "tests/pipeline/test_remote.py",
+    "tests/e2e/test_dvc_runs.py",
+    "tests/ood/test_score.py",
+    "tests/e2e/test_dvc_experiments.py",
+    "tests/e2e/test_interrupt.py",
+    "tests/pipeline/stages/test_mains.py",
+    "tests/pipeline/training/test_export.py",
+    "tests/e2e/test_plots.py",
+    "tests/test_cli.py",
+]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
 
 
 @pytest.fixture(scope="session")
@@ -41,25 +71,32 @@ def real_test(real_content) -> Split:
 
 @pytest.fixture(scope="session")
 def ood_sets_file(real_test, tmp_path_factory) -> Path:
-    """data/ood_sets.npz as the ood_sets stage writes it from the real test split."""
+    """data/ood_sets.npz as the ood_sets stage writes it from the real test split (made once per
+    run, like the profile below: both workers would otherwise spend the time)."""
     from fmnist.core import paths
     from fmnist.core.dataset import save_split
     from fmnist.pipeline.stages import ood_sets
 
-    root = tmp_path_factory.mktemp("ood_sets")
-    save_split(root / paths.TEST_NPZ, real_test)
-    assert ood_sets.main(["--root", str(root)]) == 0
-    return root / paths.OOD_SETS
+    def make(root: Path) -> None:
+        save_split(root / paths.TEST_NPZ, real_test)
+        assert ood_sets.main(["--root", str(root)]) == 0
+
+    return made_once(session_folder(tmp_path_factory) / "ood_sets", make) / paths.OOD_SETS
 
 
 @pytest.fixture(scope="session")
-def profile(real_train) -> bytes:
+def profile(real_train, tmp_path_factory) -> bytes:
     """The input profile train fits on the real training split (fmnist.ood), as bytes."""
     from fmnist.ood.profile_format import to_bytes
     from fmnist.pipeline.ood.fit_profile import fit_on_training
     from fmnist.pipeline.stages.profile import SEED
 
-    return to_bytes(fit_on_training(real_train.images, real_train.labels, 10, SEED))
+    def make(folder: Path) -> None:
+        fitted = fit_on_training(real_train.images, real_train.labels, 10, SEED)
+        (folder / "ood_profile.bin").write_bytes(to_bytes(fitted))
+
+    shared = made_once(session_folder(tmp_path_factory) / "profile", make)
+    return (shared / "ood_profile.bin").read_bytes()
 
 
 @pytest.fixture(scope="session")
@@ -81,3 +118,39 @@ def trained(real_train, real_test, profile, tmp_path_factory):
     save_model(model, folder / "model.keras")
     (folder / "model.tflite").write_bytes(export(model, real_test.images[:1000], profile))
     return model, folder / "model.tflite"
+
+
+def session_folder(tmp_path_factory) -> Path:
+    """A folder that every xdist worker of this pytest run shares (the run's own without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Held by one process at a time, released when the holder ends, even by a crash."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def made_once(folder: Path, make: Callable[[Path], None]) -> Path:
+    """`folder`, filled by `make` once for every process that asks (both xdist workers of a run):
+    the first does the work under a file lock, the others wait for it and read what it made."""
+    with exclusive(folder.with_name(f"{folder.name}.lock")):
+        if not (folder / ".made").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what an attempt that failed left
+            folder.mkdir(parents=True)
+            make(folder)
+            (folder / ".made").touch()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def one_epoch_run(tmp_path_factory):
+    """The project with one epoch of training, reproduced by the real `dvc repro` from an empty
+    cache once per pytest run, whichever worker asks first (tests/e2e/test_pipeline.py checks that
+    run). Every other project copy starts from it (`project_copy.make_project`)."""
+    from .project_copy import ONE_EPOCH, reproduce_once
+
+    return reproduce_once(session_folder(tmp_path_factory) / "one-epoch-run", ONE_EPOCH)

@@ -1,4 +1,10 @@
-"""Helpers for tests that run the real `dvc` on a temporary copy of the project."""
+"""Helpers for tests that run the real `dvc` on a temporary copy of the project.
+
+A test session reproduces the project for real once (`reproduce_once`, the `one_epoch_run`
+fixture); the copies made from that run (`make_project(..., start_from=run)`) begin with a DVC
+cache of their own that already holds it, so that their first `dvc repro` restores from DVC's
+run-cache every stage whose code, inputs and params match, instead of computing it again.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,19 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from .conftest import ROOT
+from .conftest import ROOT, made_once
 
 # Everything a user's clone holds except the committed run's outputs, which the tests recreate.
 _LEFT_OUT = {"dvc.lock", "metrics", "reports"}
+
+# The params of every project copy that starts from the session's run: one epoch of training.
+ONE_EPOCH = {"train": {"epochs": 1}}
 
 
 def project_files() -> list[str]:
@@ -56,17 +67,79 @@ def dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProces
     return run([sys.executable, "-m", "dvc", *args], cwd, check=check)
 
 
-def make_project(target: Path, overrides: dict[str, dict] | None = None) -> Path:
-    """Copy the project into `target` as a fresh git repository, with params overridden."""
-    for name in project_files():
-        source = ROOT / name
+@dataclass(frozen=True)
+class Reproduced:
+    """A project copy that the real `dvc repro` reproduced from an empty cache, once per session.
+
+    Tests only read it: copies start from its files and its cache (`make_project`).
+    """
+
+    source: Path  # the project's files as the session found them, before any params override
+    project: Path  # the reproduced copy
+    stdout: str  # what that `dvc repro` printed
+    stderr: str
+
+    @property
+    def cache(self) -> Path:
+        return self.project / ".dvc" / "cache"
+
+
+def make_project(
+    target: Path, overrides: dict[str, dict] | None = None, start_from: Reproduced | None = None
+) -> Path:
+    """Copy the project into `target` as a fresh git repository, with params overridden.
+
+    With `start_from`, the copy holds the files that run was made from (one snapshot for the
+    session: an edit made to the tree while the suite runs cannot make two copies disagree) and a
+    DVC cache of its own holding that run, so its first `dvc repro` restores every stage the
+    overrides leave unchanged. Hard links: DVC names a cache file by its hash and never writes it
+    in place, so what the copy adds to its cache stays its own.
+    """
+    if start_from is None:
+        _copy_files(ROOT, project_files(), target)
+    else:
+        _copy_files(start_from.source, _files_under(start_from.source), target)
+        link_cache(target, start_from)
+    return _as_repository(target, overrides or {})
+
+
+def link_cache(project: Path, start_from: Reproduced) -> None:
+    """Give `project` a DVC cache of its own that already holds `start_from`'s run."""
+    shutil.copytree(start_from.cache, project / ".dvc" / "cache", copy_function=os.link)
+
+
+def _as_repository(project: Path, overrides: dict[str, dict]) -> Path:
+    set_params(project, overrides)
+    run(["git", "init", "-q"], project)
+    commit(project, "copy of the project")
+    return project
+
+
+def reproduce_once(folder: Path, overrides: dict[str, dict]) -> Reproduced:
+    """The project copied with `overrides` and reproduced by the real `dvc repro` from an empty
+    cache, once for every process that asks with the same `folder` (`made_once`)."""
+
+    def reproduce(folder: Path) -> None:
+        _copy_files(ROOT, project_files(), folder / "source")
+        _copy_files(folder / "source", _files_under(folder / "source"), folder / "project")
+        result = dvc(_as_repository(folder / "project", overrides), "repro")
+        (folder / "repro.json").write_text(json.dumps([result.stdout, result.stderr]))
+
+    made_once(folder, reproduce)
+    stdout, stderr = json.loads((folder / "repro.json").read_text())
+    return Reproduced(folder / "source", folder / "project", stdout, stderr)
+
+
+def _copy_files(source_root: Path, names: Iterable[str], target: Path) -> None:
+    for name in names:
+        source = source_root / name
         if source.is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
-    set_params(target, overrides or {})
-    run(["git", "init", "-q"], target)
-    commit(target, "copy of the project")
-    return target
+
+
+def _files_under(root: Path) -> list[str]:
+    return [str(path.relative_to(root)) for path in root.rglob("*") if path.is_file()]
 
 
 def _merge(tree: dict, overrides: dict) -> None:

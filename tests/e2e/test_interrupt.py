@@ -16,14 +16,17 @@ from ..project_copy import dvc, make_project, project_env, ran_stages, restored_
 # Real dvc runs in project copies, and the like: the full suite only (make test).
 pytestmark = pytest.mark.slow
 
+TWO_EPOCHS = {"train": {"epochs": 2}}
 MODEL = "models/model.tflite"
 KERAS_MODEL = "models/model.keras"
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    path = make_project(tmp_path_factory.mktemp("interrupt"))
-    dvc(path, "repro", "profile")  # train's inputs: the splits and the flag's profile
+def project(tmp_path_factory, one_epoch_run):
+    """Two epochs: the interruption comes as the first one ends, with training under way."""
+    path = make_project(tmp_path_factory.mktemp("interrupt"), TWO_EPOCHS, one_epoch_run)
+    # train's inputs, the splits and the flag's profile, restored from the session's run.
+    assert restored_stages(dvc(path, "repro", "profile").stdout) == ["prepare", "profile"]
     return path
 
 
@@ -33,8 +36,8 @@ def leftovers(project: Path) -> list[Path]:
 
 
 # Loaded into every Python process of the interrupted run through PYTHONPATH: when the train
-# stage opens dvclive's metrics.json to record its first epoch (training is under way, nine
-# epochs to go), it is interrupted there. A moment chosen by an event, not by a sleep, so a
+# stage opens dvclive's metrics.json to record its first epoch (training is under way, one
+# epoch to go), it is interrupted there. A moment chosen by an event, not by a sleep, so a
 # loaded machine tests the same moment as a quiet one.
 SITECUSTOMIZE = """
 import os, signal, sys

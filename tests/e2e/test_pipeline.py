@@ -1,10 +1,14 @@
-"""End to end: the real `dvc repro` on the real data, in a temporary copy of the project."""
+"""End to end: the real `dvc repro` on the real data, in a temporary copy of the project.
+
+That repro is the session's `one_epoch_run` (tests/conftest.py), run from an empty cache: every
+stage really runs. The other project copies start from its cache.
+"""
 
 import json
 
 import pytest
 
-from ..project_copy import dvc, make_project, ran_stages
+from ..project_copy import dvc, ran_stages
 
 OUTPUTS = (
     "data/prepared/train.npz",
@@ -31,13 +35,15 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    return make_project(tmp_path_factory.mktemp("project"), {"train": {"epochs": 1}})
+def project(one_epoch_run):
+    """The reproduced copy. Copies start from it, so these tests only read it."""
+    return one_epoch_run.project
 
 
 @pytest.fixture(scope="module")
-def first_repro(project):
-    return dvc(project, "repro")
+def first_repro(one_epoch_run):
+    """What its `dvc repro` printed."""
+    return one_epoch_run
 
 
 def test_repro_runs_every_stage_and_writes_every_output(project, first_repro):

@@ -13,7 +13,7 @@ import pytest
 from matplotlib.image import imread
 
 from ..conftest import ROOT
-from ..project_copy import commit, dvc, make_project, set_params
+from ..project_copy import ONE_EPOCH, commit, dvc, make_project, set_params
 
 TEMPLATE = ROOT / "build/plots-template.html"
 CHROMIUM = shutil.which("chromium")
@@ -68,9 +68,10 @@ def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    """Two committed runs, one and two epochs, so that `dvc plots diff` has two revisions."""
-    path = make_project(tmp_path_factory.mktemp("plots"), {"train": {"epochs": 1}})
+def project(tmp_path_factory, one_epoch_run):
+    """Two committed runs, one and two epochs, so that `dvc plots diff` has two revisions. The
+    first is the session's run, restored from the run-cache; the second trains."""
+    path = make_project(tmp_path_factory.mktemp("plots"), ONE_EPOCH, one_epoch_run)
     dvc(path, "repro")
     commit(path, "one epoch")
     set_params(path, {"train": {"epochs": 2}})

@@ -3,12 +3,15 @@ fresh clone, experiments and the run-cache across clones, the model as an artifa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,8 +22,11 @@ from PIL import Image
 from fmnist.pipeline import remote
 
 from ..project_copy import (
+    ONE_EPOCH,
+    Reproduced,
     commit,
     dvc,
+    link_cache,
     make_project,
     project_env,
     ran_stages,
@@ -31,6 +37,7 @@ from ..project_copy import (
 
 pytestmark = pytest.mark.slow
 
+ALL_STAGES = ["check", "prepare", "ood_sets", "profile", "train", "evaluate", "predict"]
 TRACKED = [
     "data/prepared/train.npz",
     "data/prepared/test.npz",
@@ -46,22 +53,38 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def reaped(server: remote.Server) -> remote.Server:
+    """`server`, whose rclone this process started, waited for in a thread: once stopped it is
+    gone at once, not a zombie child that `remote.stop` takes for a live server for 5 s."""
+
+    def wait() -> None:
+        with contextlib.suppress(ChildProcessError):  # subprocess may have reaped it first
+            os.waitpid(server.pid, 0)
+
+    threading.Thread(target=wait, daemon=True).start()
+    return server
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A real S3 server of its own for this module, on a free loopback port, stopped at the end."""
     root = tmp_path_factory.mktemp("s3")
-    started = remote.start(free_port(), root)
+    started = reaped(remote.start(free_port(), root))
     yield started, root
     remote.stop(root)
 
 
 @pytest.fixture(scope="module")
-def origin(tmp_path_factory, server):
-    """A bare git origin and clone A, whose one-epoch run is committed, pushed and dvc-pushed."""
+def origin(tmp_path_factory, server, one_epoch_run):
+    """A bare git origin and clone A, whose one-epoch run is committed, pushed and dvc-pushed.
+
+    A's cache holds the session's run and nothing else: its repro restores every stage from the
+    run-cache, and `dvc push --run-cache` sends that run as a run of A's own."""
     base = tmp_path_factory.mktemp("team")
     run(["git", "init", "-q", "--bare", "-b", "main", str(base / "origin.git")], base)
-    a = make_project(base / "a", {"train": {"epochs": 1}})
-    dvc(a, "repro")
+    a = make_project(base / "a", ONE_EPOCH, one_epoch_run)
+    output = dvc(a, "repro").stdout
+    assert restored_stages(output) == ALL_STAGES and ran_stages(output) == [], output
     commit(a, "a one-epoch run")
     run(["git", "remote", "add", "origin", str(base / "origin.git")], a)
     run(["git", "push", "-q", "origin", "HEAD:main"], a)
@@ -74,9 +97,14 @@ def digests(project: Path, names: list[str]) -> dict[str, str]:
     return {name: hashlib.sha256((project / name).read_bytes()).hexdigest() for name in names}
 
 
-def clone(base: Path, name: str, server: remote.Server) -> Path:
+def clone(
+    base: Path, name: str, server: remote.Server, start_from: Reproduced | None = None
+) -> Path:
+    """A clone of origin with the remote configured; its cache empty, or holding `start_from`."""
     run(["git", "clone", "-q", "-b", "main", str(base / "origin.git"), str(base / name)], base)
     remote.configure(base / name, server)
+    if start_from is not None:
+        link_cache(base / name, start_from)
     return base / name
 
 
@@ -109,8 +137,7 @@ def test_a_fresh_clone_is_ready_with_dvc_pull(origin, server, tmp_path):
     output = dvc(b, "repro").stdout
     assert ran_stages(output) == [] and restored_stages(output) == []
     assert [line for line in output.splitlines() if line.startswith("Stage")] == [
-        f"Stage '{stage}' didn't change, skipping"
-        for stage in ("check", "prepare", "ood_sets", "profile", "train", "evaluate", "predict")
+        f"Stage '{stage}' didn't change, skipping" for stage in ALL_STAGES
     ]
     assert run(["git", "status", "--porcelain"], b).stdout == ""
     test = np.load(b / "data/prepared/test.npz")["images"]
@@ -132,12 +159,14 @@ def exp_names(project: Path) -> set[str]:
     }
 
 
-def test_experiments_travel_between_clones(origin, server):
+def test_experiments_travel_between_clones(origin, server, one_epoch_run):
     base, a, _committed = origin
     dvc(a, "exp", "run", "-n", "seed-1", "-S", "train.seed=1")
     model = digests(a, ["models/model.tflite"])
     dvc(a, "exp", "push", "origin", "seed-1")
-    b = clone(base, "exp-b", server[0])
+    # B's cache starts from the session's run, as a teammate's holds the data already: its
+    # experiment trains, the data and the profile are restored. A's model is not in it.
+    b = clone(base, "exp-b", server[0], one_epoch_run)
     dvc(b, "exp", "run", "-n", "seed-2", "-S", "train.seed=2")
     dvc(b, "exp", "push", "origin", "seed-2")
     dvc(b, "exp", "pull", "origin", "seed-1")
@@ -145,7 +174,7 @@ def test_experiments_travel_between_clones(origin, server):
     assert "Running stage" not in applied.stdout
     assert digests(b, ["models/model.tflite"]) == model  # A's bytes, without training
     # A sweep split across A and B, seen in one table from a third clone.
-    c = clone(base, "exp-c", server[0])
+    c = clone(base, "exp-c", server[0], one_epoch_run)
     dvc(c, "exp", "pull", "origin", "seed-1", "seed-2")
     assert {"seed-1", "seed-2"} <= exp_names(c)
 
@@ -218,16 +247,25 @@ def test_the_model_is_a_versioned_artifact_fetched_from_outside(origin, server, 
     )
 
 
-def make_remote(project: Path, *args: str) -> subprocess.CompletedProcess:
-    """`make push` / `make pull`'s command, run in a clone."""
-    return run([sys.executable, "-m", "fmnist.pipeline.remote", *args], project, check=False)
+def make_remote(
+    project: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """`make push` / `make pull`'s command, run in a clone (with `env` added to its environment)."""
+    return subprocess.run(
+        [sys.executable, "-m", "fmnist.pipeline.remote", *args],
+        cwd=project,
+        env={**project_env(project), **(env or {})},
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_a_server_that_is_down_gets_a_hint(origin, server):
     base, _a, _committed = origin
     b = clone(base, "down-b", server[0])
     remote.configure(b, remote.Server(0, free_port(), "nobody", "nothing"))
-    pulled = make_remote(b, "pull")
+    # One attempt: botocore's retries (about 6 s of back-off) end in the same refusal.
+    pulled = make_remote(b, "pull", env={"AWS_MAX_ATTEMPTS": "1"})
     assert pulled.returncode != 0
     assert "hint: no S3 server answers at the remote's endpoint; `make remote-up`" in pulled.stderr
 
@@ -260,20 +298,22 @@ def kill_midway(command: list[str], cwd: Path, watched: Path, kill) -> int:
     return process.wait(timeout=60)
 
 
-def test_interrupted_push_and_pull_complete_on_rerun(origin, server, tmp_path):
+def test_interrupted_push_and_pull_complete_on_rerun(origin, server, tmp_path, one_epoch_run):
     base, _a, _committed = origin
-    e = clone(base, "fault-e", server[0])
+    # E holds the data already, as a teammate's clone does: its pull fetches only what main
+    # committed since. F, below, starts empty.
+    e = clone(base, "fault-e", server[0], one_epoch_run)
     dvc(e, "pull")
     pulled = digests(e, TRACKED)
     # A second server, killed in the middle of a push and started again on the same objects.
     root, port = tmp_path / "s3", free_port()
-    first = remote.start(port, root)
+    first = reaped(remote.start(port, root))
     try:
         assert remote.start(port, root).pid == first.pid  # idempotent: the same server
         remote.configure(e, first)
         push = [sys.executable, "-m", "dvc", "push"]
         assert kill_midway(push, e, root / "data", lambda _: remote.stop(root)) != 0
-        second = remote.start(port, root)
+        second = reaped(remote.start(port, root))
         # A new process with the same keys: the clones configured before still get in.
         assert second.pid != first.pid and second.secret_access_key == first.secret_access_key
         assert dvc(e, "push").returncode == 0
