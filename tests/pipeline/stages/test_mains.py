@@ -206,6 +206,8 @@ def test_the_dispatcher_names_the_stages_it_knows():
     )
 
 
+# Nine processes that import TensorFlow (24 s): the process tier's, not the edit loop's.
+@pytest.mark.slow
 def test_ctrl_c_while_a_stage_imports_tensorflow_is_one_line(tmp_path):
     """train's imports take seconds (TensorFlow): an interrupt there ends like one in the work.
     At 8 moments spread evenly over the run's Python events, counted rather than timed."""
