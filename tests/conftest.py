@@ -1,5 +1,6 @@
-"""Shared fixtures: the real Fashion-MNIST data, verified, from whatever source set-up provided,
-and the session's one reproduced project that the project copies start from."""
+"""Shared fixtures: the real Fashion-MNIST data, verified, from whatever source set-up provided;
+what takes long to make, made once per run for both xdist workers (the flag's profile and sets,
+the reproduced project that the project copies start from); and the order of the files."""
 
 from __future__ import annotations
 
@@ -36,13 +37,11 @@ LONGEST_FIRST = [
     "tests/pipeline/training/test_fit.py",
     "tests/pipeline/test_remote.py",
     "tests/e2e/test_dvc_runs.py",
-    "tests/ood/test_score.py",
     "tests/e2e/test_dvc_experiments.py",
-    "tests/e2e/test_interrupt.py",
     "tests/pipeline/stages/test_mains.py",
-    "tests/pipeline/training/test_export.py",
+    "tests/e2e/test_interrupt.py",
     "tests/e2e/test_plots.py",
-    "tests/test_cli.py",
+    "tests/pipeline/training/test_export.py",
 ]
 
 
