@@ -87,14 +87,15 @@ format: setup ## ruff format and ruff check --fix
 # The whole suite, on both cores: pytest-xdist keeps each test file in one worker (--dist
 # loadfile), so a file's project copy or server is built once, and hands out the files in the
 # order tests/conftest.py gives them, the longest first (--no-loadscope-reorder).
-test: data browser $(PLOTS_TEMPLATE) lint ## the whole suite, what CI runs (about 15 minutes)
+test: data browser $(PLOTS_TEMPLATE) lint ## the whole suite, what CI runs (about 9 minutes)
 	pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 tests: test ## the same as make test
 
-# The edit loop: no dvc subprocess, no browser, no server, no training beyond a few batches.
-test-fast: data ## the edit loop: no dvc, browser, server or real training
-	pytest -m "not slow" -q
+# The edit loop: no dvc subprocess, no browser, no server, no training beyond a few batches;
+# on both cores, a file per worker as above.
+test-fast: data ## the edit loop: no dvc, browser, server or real training (about 1 minute)
+	pytest -m "not slow" -q -n 2 --dist loadfile
 
 bench: data ## the tutorial's training beside this pipeline's, timed in one run (about 8 minutes)
 	python bench/run.py

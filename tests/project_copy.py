@@ -20,12 +20,14 @@ from pathlib import Path
 import yaml
 
 from .conftest import ROOT, made_once
+from .warm_dvc import run_dvc
 
 # Everything a user's clone holds except the committed run's outputs, which the tests recreate.
 _LEFT_OUT = {"dvc.lock", "metrics", "reports"}
 
-# The params of every project copy that starts from the session's run: one epoch of training.
-ONE_EPOCH = {"train": {"epochs": 1}}
+# The params of every project copy that starts from the session's run: one epoch of training,
+# and a CNN a quarter as wide as the tuned one for the tests that choose it (`train.model=cnn`).
+ONE_EPOCH = {"train": {"epochs": 1, "cnn": {"filters": [8, 16], "dense_units": 32}}}
 
 
 def project_files() -> list[str]:
@@ -56,6 +58,11 @@ def project_env(project: Path) -> dict[str, str]:
 def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     """Run a command in a project copy, as `make` would."""
     result = subprocess.run(args, cwd=cwd, env=project_env(cwd), capture_output=True, text=True)
+    return _checked(result, check)
+
+
+def _checked(result: subprocess.CompletedProcess, check: bool) -> subprocess.CompletedProcess:
+    args = result.args
     if check and result.returncode != 0:
         raise AssertionError(
             f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
@@ -64,7 +71,8 @@ def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedP
 
 
 def dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return run([sys.executable, "-m", "dvc", *args], cwd, check=check)
+    """`python -m dvc *args` in a project copy, as `make` would run it (tests/warm_dvc.py)."""
+    return _checked(run_dvc(list(args), cwd, project_env(cwd)), check)
 
 
 @dataclass(frozen=True)

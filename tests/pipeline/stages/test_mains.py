@@ -33,9 +33,10 @@ def write_params(root: Path, **sections: dict) -> None:
 
 
 @pytest.fixture
-def project(tmp_path, real_train, real_test, trained, ood_sets_file, profile) -> Path:
+def project(tmp_path, ood_sets_file, real_train, real_test, trained, profile) -> Path:
     """A project root holding a tiny split of the real data, a real exported model and the
-    flag's sets."""
+    flag's sets. The sets come first: under xdist this worker makes them while the other makes
+    the profile that `trained` seals (tests/conftest.py), instead of one after the other."""
     write_params(tmp_path, predict={"samples": [0, 1, 2, 199]})
     small = lambda split, n: Split(split.images[:n], split.labels[:n])  # noqa: E731
     save_split(tmp_path / paths.TRAIN_NPZ, small(real_train, TRAIN_IMAGES))

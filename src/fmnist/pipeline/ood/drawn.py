@@ -14,9 +14,10 @@ from fmnist.decoding import load_image, normalise
 
 
 def as_file(gray: np.ndarray) -> np.ndarray:
-    """A uint8 gray picture saved as PNG and decoded as `fmnist predict FILE` decodes it."""
+    """A uint8 gray picture saved as PNG and decoded as `fmnist predict FILE` decodes it (PNG is
+    lossless: the fastest compression decodes to the same pixels)."""
     buffer = io.BytesIO()
-    Image.fromarray(gray, mode="L").save(buffer, format="PNG")
+    Image.fromarray(gray, mode="L").save(buffer, format="PNG", compress_level=1)
     return load_image(io.BytesIO(buffer.getvalue()), "set image")
 
 
@@ -153,6 +154,6 @@ def charts(rng) -> list[np.ndarray]:
             axes.pie(rng.uniform(1, 5, int(rng.integers(2, 7))))
         axes.set_title(f"Figure {index}")
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
+        figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 1})
         out.append(load_image(io.BytesIO(buffer.getvalue()), "chart"))
     return out
