@@ -68,13 +68,25 @@ def real_test(real_content) -> Split:
     return to_split(real_content[TEST_IMAGES.name], real_content[TEST_LABELS.name], "test")
 
 
+def session_run(request) -> Path | None:
+    """The session's reproduced project when this pytest run builds it anyway (the full suite):
+    the flag's sets and profile there are what the real stages wrote. None otherwise (the fast
+    tier), and the fixtures below make them in-process."""
+    if any("one_epoch_run" in item.fixturenames for item in request.session.items):
+        return request.getfixturevalue("one_epoch_run").project
+    return None
+
+
 @pytest.fixture(scope="session")
-def ood_sets_file(real_test, tmp_path_factory) -> Path:
+def ood_sets_file(request, real_test, tmp_path_factory) -> Path:
     """data/ood_sets.npz as the ood_sets stage writes it from the real test split (made once per
     run, like the profile below: both workers would otherwise spend the time)."""
     from fmnist.core import paths
     from fmnist.core.dataset import save_split
     from fmnist.pipeline.stages import ood_sets
+
+    if (project := session_run(request)) is not None:
+        return project / paths.OOD_SETS
 
     def make(root: Path) -> None:
         save_split(root / paths.TEST_NPZ, real_test)
@@ -84,11 +96,15 @@ def ood_sets_file(real_test, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def profile(real_train, tmp_path_factory) -> bytes:
+def profile(request, real_train, tmp_path_factory) -> bytes:
     """The input profile train fits on the real training split (fmnist.ood), as bytes."""
+    from fmnist.core import paths
     from fmnist.ood.profile_format import to_bytes
     from fmnist.pipeline.ood.fit_profile import fit_on_training
     from fmnist.pipeline.stages.profile import SEED
+
+    if (project := session_run(request)) is not None:
+        return (project / paths.OOD_PROFILE).read_bytes()
 
     def make(folder: Path) -> None:
         fitted = fit_on_training(real_train.images, real_train.labels, 10, SEED)
