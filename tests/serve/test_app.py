@@ -134,6 +134,15 @@ def test_the_ood_score_flags_noise_and_a_blank_frame_and_not_clothing(served, im
 
 
 @pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
+def test_a_score_past_fp32s_range_is_its_largest_value_not_null(served, binary):
+    """Finite logits, a score beyond FP32: sent as FP32's largest value, flagged."""
+    huge = np.full((1, 28, 28), 1e30, np.float32)
+    outputs = infer(served, huge, binary, [{"name": "logits"}, {"name": "ood_score"}])
+    assert np.isfinite(outputs["logits"]).all()
+    assert outputs["ood_score"].tolist() == [np.finfo(np.float32).max]
+
+
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
 def test_classification_gives_top_k_labels(served, classifier, images, binary):
     wanted = [{"name": "probabilities", "parameters": {"classification": 3}}]
     top = infer(served, images, binary, wanted)["probabilities"]

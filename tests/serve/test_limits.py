@@ -52,6 +52,13 @@ BAD = {  # method, path, body, headers, status, a fragment of the one line
     ),
     "NaN": ("POST", INFER, *binary_request(np.full((1, 28, 28), np.nan)), 400, "NaN or infinity"),
     "infinity in JSON": ("POST", INFER, image_request(value=1e39), {}, 400, "NaN or infinity"),
+    "values that overflow the model": (
+        "POST",
+        INFER,
+        *binary_request(np.stack([np.zeros((28, 28)), np.full((28, 28), 3e38)])),
+        400,
+        "image 1 overflows the model (logits beyond FP32); pixels belong in [0, 1]",
+    ),
     "header length text": (
         "POST",
         INFER,

@@ -16,6 +16,7 @@ from importlib import metadata, resources
 from io import BytesIO
 
 import anyio
+import numpy as np
 import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -124,9 +125,20 @@ async def _parse(
     return protocol.parse_infer(*arguments)
 
 
+def _logits(model: ServedModel, images: np.ndarray) -> np.ndarray:
+    """The model's logits, all finite: JSON has no infinity, and a null would read as an answer."""
+    logits = model.logits(images)
+    if not np.isfinite(logits).all():
+        first = int(np.flatnonzero(~np.isfinite(logits).all(axis=1))[0])
+        raise protocol.ProtocolError(
+            f"image {first} overflows the model (logits beyond FP32); pixels belong in [0, 1]"
+        )
+    return logits
+
+
 def _run(parsed: protocol.InferRequest, name: str, model: ServedModel) -> tuple[bytes, dict]:
     """The model on the images, and the response's body and headers."""
-    logits = model.logits(parsed.images)
+    logits = _logits(model, parsed.images)
     wanted = any(output.name == protocol.OOD_SCORE for output in parsed.outputs)
     verdict = model.ood(parsed.images, "tensor") if wanted else None
     scores = verdict.score if verdict is not None else None
@@ -139,7 +151,7 @@ async def classify(request: Request) -> Response:
     model = service.model
     async with service.admitted(request) as (body, _), service.decoders:
         images, kind = await anyio.to_thread.run_sync(decode, BytesIO(body), UPLOAD_NAME)
-    probabilities = softmax(model.logits(images))
+    probabilities = softmax(_logits(model, images))
     verdict = model.ood(images[:1], kind)
     service.metrics.images.inc(len(images))
     first = (images[0] * 255).round().astype("uint8")

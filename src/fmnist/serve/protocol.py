@@ -21,6 +21,7 @@ INPUT = "images"
 LOGITS, PROBABILITIES = "logits", "probabilities"
 # One number per image from fmnist.ood: above 1, the image does not look like Fashion-MNIST.
 OOD_SCORE = "ood_score"
+_FP32_MAX = float(np.finfo(np.float32).max)
 OUTPUTS = (LOGITS, PROBABILITIES, OOD_SCORE)
 DATATYPE = "FP32"
 HEADER_LENGTH = "inference-header-content-length"
@@ -267,7 +268,8 @@ def encode_infer(
                 raise ProtocolError(f"{OOD_SCORE}: this model was exported without a profile")
             if ood_scores is None:
                 continue
-            tensor = ood_scores.astype(np.float32)
+            # A score past FP32's range is sent as its largest value: flagged all the same.
+            tensor = np.minimum(ood_scores, _FP32_MAX).astype(np.float32)
         else:
             tensor = logits if output.name == LOGITS else softmax(logits).astype(np.float32)
         if output.classes:
