@@ -93,9 +93,9 @@ test: data browser $(PLOTS_TEMPLATE) lint ## the whole suite, what CI runs (abou
 tests: test ## the same as make test
 
 # The edit loop: no dvc subprocess, no browser, no server, no training beyond a few batches;
-# on both cores, a file per worker as above.
-test-fast: data ## the edit loop: no dvc, browser, server or real training (about 1 minute)
-	pytest -m "not slow" -q -n 2 --dist loadfile
+# on both cores, a file per worker and the longest first, as above.
+test-fast: data ## the edit loop: no dvc, browser, server or real training (under a minute)
+	pytest -m "not slow" -q -n 2 --dist loadfile --no-loadscope-reorder
 
 bench: data ## the tutorial's training beside this pipeline's, timed in one run (about 8 minutes)
 	python bench/run.py
