@@ -87,6 +87,7 @@ def test_every_contract_holds():
         ("pipeline/figures.py", "import keras", "backend"),
         ("decoding.py", "import fmnist.ood.score", "layers"),
         ("pipeline/params.py", "import fmnist.pipeline.sources", "pipeline-layers"),
+        ("serve/protocol.py", "import fmnist.serve.service", "serve-layers"),
     ],
 )
 def test_a_planted_import_breaks_its_contract(tmp_path, module, planted, contract):
