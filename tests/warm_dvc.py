@@ -4,8 +4,8 @@ in a process forked from one that imported DVC once (a zygote, one per pytest wo
 Each command still runs in a process of its own, with its own working directory, environment,
 standard streams (files the caller reads back, stage commands' output included) and exit code,
 exactly as `subprocess.run([sys.executable, "-m", "dvc", *args])` gives them; only the
-interpreter's start and DVC's imports (about 0.9 s of CPU a command, on 2 cores the suite's
-largest single overhead) are paid once.
+interpreter's start and DVC's imports are paid once (`dvc status --json` in a project copy:
+1.28 s as a new interpreter, 0.22 s forked, on AMD EPYC Zen 4).
 """
 
 from __future__ import annotations
