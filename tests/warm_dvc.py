@@ -39,7 +39,7 @@ for line in sys.stdin:
             os.environ.update(request["env"])
             streams = [(0, os.devnull), (1, request["stdout"]), (2, request["stderr"])]
             for fd, name in streams:
-                opened = os.open(name, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+                opened = os.open(name, os.O_RDONLY if fd == 0 else os.O_WRONLY | os.O_CREAT)
                 os.dup2(opened, fd)
                 os.close(opened)
             random.seed()
@@ -80,8 +80,6 @@ def run_dvc(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Compl
     """`python -m dvc *args` in `cwd` with `env`: its exit code, stdout and stderr as text."""
     with _lock, tempfile.TemporaryDirectory(prefix="dvc-") as folder:
         out, err = Path(folder) / "stdout", Path(folder) / "stderr"
-        out.touch()
-        err.touch()
         zygote = _started()
         request = {
             "args": args,
