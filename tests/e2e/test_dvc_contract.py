@@ -81,6 +81,7 @@ CODE_SCOPES = {
     "src/fmnist/pipeline/ood/sets.py": {"ood_sets", "evaluate"},
     "src/fmnist/pipeline/ood/drawn.py": {"ood_sets", "evaluate"},
     "src/fmnist/pipeline/ood/bundled.py": {"ood_sets", "evaluate"},
+    "src/fmnist/pipeline/ood/things.py": {"ood_sets", "evaluate"},
     "src/fmnist/pipeline/ood/measure.py": {"evaluate"},
     "src/fmnist/pipeline/stages/ood_sets.py": {"ood_sets"},
     "README.md": set(),

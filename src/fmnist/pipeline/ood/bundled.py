@@ -135,10 +135,10 @@ def graphics(rng) -> list[np.ndarray]:
 
 
 def scans(rng) -> list[np.ndarray]:
-    """100 crops (40-256 px) of Matplotlib's MRI slice of a head (s1045.ima.gz)."""
+    """500 crops (40-256 px) of Matplotlib's MRI slice of a head (s1045.ima.gz)."""
     with gzip.open(_SAMPLES / "s1045.ima.gz") as stream:
         slice_ = np.frombuffer(stream.read(), ">u2").reshape(256, 256)
-    return _crops(slice_, 100, (40, 256), rng)
+    return _crops(slice_, 500, (40, 256), rng)
 
 
 def symbols(rng) -> list[np.ndarray]:

@@ -132,11 +132,11 @@ def scribbles(rng) -> list[np.ndarray]:
 
 
 def charts(rng) -> list[np.ndarray]:
-    """Held back: 100 charts drawn by Matplotlib (lines, bars, scatter, pie), as screenshots."""
+    """500 charts drawn by Matplotlib (lines, bars, scatter, pie), as screenshots."""
     from matplotlib.figure import Figure
 
     out = []
-    for index in range(100):
+    for index in range(500):
         figure = Figure(
             figsize=(rng.uniform(2.5, 5), rng.uniform(2, 4)), dpi=int(rng.integers(50, 101))
         )
