@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from fmnist.core import paths  # noqa: E402
 from fmnist.core.dataset import Split, load_split  # noqa: E402
 from fmnist.pipeline.params import TrainParams, load_params  # noqa: E402
-from fmnist.pipeline.training.export import with_test_time_flip  # noqa: E402
+from fmnist.pipeline.training.export import shipped_model  # noqa: E402
 from fmnist.pipeline.training.fit import fit, make_deterministic  # noqa: E402
 from fmnist.pipeline.training.network import build_model, uses_xla  # noqa: E402
 
@@ -54,7 +54,8 @@ def candidate(base: TrainParams, overrides: dict) -> TrainParams:
 
 
 def accuracy(model, split: Split) -> float:
-    logits = np.asarray(model.predict(split.images, batch_size=500, verbose=0))
+    logits = model.predict(split.images, batch_size=500, verbose=0)
+    logits = np.asarray(logits["logits"] if isinstance(logits, dict) else logits)
     return float(np.mean(logits.argmax(axis=1) == split.labels))
 
 
@@ -89,7 +90,7 @@ def main(name: str, overrides_json: str) -> None:
         "fit_s_60k": round(fit_s * 60_000 / len(train.labels), 1),
         "val_last": curve[-1],
         "val_best": max(curve),
-        "val_flip_averaged": accuracy(with_test_time_flip(model), validation),
+        "val_flip_averaged": accuracy(shipped_model(model, None, True), validation),
         "val_curve": curve,
     }
     with RESULTS.open("a") as out:

@@ -11,8 +11,8 @@ from pathlib import Path
 from fmnist.core import paths
 from fmnist.core.errors import FmnistError, run_stage
 from fmnist.decoding import STDIN_NAME, expand, load_input, read_stdin
-from fmnist.inference.classifier import load_classifier, softmax, top_classes
-from fmnist.ood.score import assess, describe
+from fmnist.inference.classifier import LOGITS, load_classifier, softmax, top_classes
+from fmnist.ood.score import describe, from_outputs
 from fmnist.serve import options
 
 
@@ -77,9 +77,9 @@ def predict(inputs: list[Path], model_path: Path, as_json: bool) -> int:
         try:  # a model that fails fails every input: one error, in the same output as the rest
             classifier = load_classifier(model_path)
             for path, (images, kind) in loaded:
-                probabilities = softmax(classifier.logits(images))
-                profile = classifier.profile
-                verdict = assess(images, profile, kind) if profile is not None else None
+                outputs = classifier.run(images)
+                probabilities = softmax(outputs[LOGITS])
+                verdict = from_outputs(outputs, kind)
                 for index, row in enumerate(probabilities):
                     results.append(
                         {

@@ -20,7 +20,7 @@ from fmnist.core.dataset import CLASS_NAMES, IMAGE_SHAPE
 from fmnist.core.errors import RESTORE_HINT, FmnistError
 from fmnist.inference.native_stderr import EVERYTHING, stderr_without
 from fmnist.memory import memory_budget, size_text
-from fmnist.ood.profile_format import Profile, ProfileError, from_bytes, in_model
+from fmnist.ood.score import KIND_OUTPUTS, Assessment, from_outputs
 
 # Images per interpreter call. The CNN over 70,000 images, side by side on this machine's AMD
 # EPYC: 3.8-4.4 s in chunks of 128, 4.3-5.0 s in chunks of 1000 (the dense model: 0.1 s either
@@ -79,20 +79,28 @@ def _threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+# The outputs of an export with the flag (fmnist.ood.score), beside the logits.
+FLAG_OUTPUTS = tuple(name for names in KIND_OUTPUTS.values() for name in names)
+LOGITS = "logits"
+
+
 @dataclass
 class Classifier:
-    """A LiteRT interpreter over model.tflite: images (N, 28, 28) to logits (N, 10)."""
+    """A LiteRT interpreter over model.tflite: images (N, 28, 28) to logits (N, 10) and, in one
+    invoke, the flag's scores and checks when the export has them."""
 
     source: str  # the file, for messages
     interpreter: Interpreter
     input_index: int
-    output_index: int
+    outputs: dict[str, int]  # output name -> tensor index; LOGITS always
     batch: int = 0  # the batch size the input tensor is allocated for
     seal: bytes = b""  # the SHA-256 the file was sealed with: which export this is
-    # What the "not like Fashion-MNIST" checks need (fmnist.ood); None in a model without one.
-    profile: Profile | None = None
 
-    def _run(self, chunk: np.ndarray) -> np.ndarray:
+    @property
+    def has_flag(self) -> bool:
+        return FLAG_OUTPUTS[0] in self.outputs
+
+    def _run(self, chunk: np.ndarray) -> dict[str, np.ndarray]:
         try:
             if len(chunk) != self.batch:
                 # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line, off the terminal.
@@ -105,25 +113,59 @@ class Classifier:
         except (RuntimeError, ValueError) as error:
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise ModelError(f"{self.source}: LiteRT cannot run it ({reason})") from None
-        logits = self.interpreter.get_tensor(self.output_index)
-        if logits.shape != (len(chunk), len(CLASS_NAMES)):
-            raise ModelError(f"{self.source}: gave logits of shape {logits.shape}")
-        return logits.copy()
+        found = {name: self.interpreter.get_tensor(index) for name, index in self.outputs.items()}
+        if found[LOGITS].shape != (len(chunk), len(CLASS_NAMES)):
+            raise ModelError(f"{self.source}: gave logits of shape {found[LOGITS].shape}")
+        return {name: array.copy() for name, array in found.items()}
 
-    def logits(self, images: np.ndarray) -> np.ndarray:
-        """Logits in float32, computed CHUNK_SIZE images at a time."""
+    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        """Every output by name, computed CHUNK_SIZE images at a time."""
         if 0 < len(images) <= CHUNK_SIZE:  # one call: a served request's usual case
             return self._run(np.ascontiguousarray(images, np.float32))
         chunks = [
             self._run(np.ascontiguousarray(images[start : start + CHUNK_SIZE], np.float32))
             for start in range(0, len(images), CHUNK_SIZE)
         ]
-        return np.concatenate(chunks) if chunks else np.zeros((0, len(CLASS_NAMES)), np.float32)
+        if not chunks:
+            chunks = [self._run(np.zeros((1, *IMAGE_SHAPE), np.float32))]
+            return {name: array[:0] for name, array in chunks[0].items()}
+        return {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]}
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        """Logits in float32."""
+        return self.run(images)[LOGITS]
+
+    def assess(self, images: np.ndarray, kind: str) -> Assessment | None:
+        """The flag's verdict on images of `kind`, or None for an export without the flag."""
+        return from_outputs(self.run(images), kind)
 
 
 def _describe(detail: dict) -> str:
     shape = [int(size) for size in detail["shape_signature"]]
     return f"{np.dtype(detail['dtype']).name} {shape}"
+
+
+def _outputs(path: str | Path, interpreter: Interpreter) -> dict[str, int]:
+    """The outputs by name, checked: the logits alone (whatever their name), or the logits and
+    the flag's four outputs."""
+    details = {d["index"]: d for d in interpreter.get_output_details()}
+    signatures = interpreter.get_signature_list()
+    if len(details) == 1:
+        return {LOGITS: next(iter(details))}
+    named = {}
+    if len(signatures) == 1:
+        runner = interpreter.get_signature_runner(next(iter(signatures)))
+        named = {name: d["index"] for name, d in runner.get_output_details().items()}
+    want = {LOGITS: "float32 [-1, 10]"}
+    want |= {name: f"{'float32' if 'score' in name else 'int32'} [-1]" for name in FLAG_OUTPUTS}
+    got = {name: _describe(details[index]) for name, index in named.items() if index in details}
+    if got != want:
+        listed = ", ".join(f"{n} {d}" for n, d in got.items()) or "none by name"
+        raise ModelError(
+            f"{path}: outputs {listed}; expected logits of 10 classes, alone or with "
+            f"{', '.join(FLAG_OUTPUTS)}"
+        )
+    return named
 
 
 def classifier_from_bytes(path: str | Path, data: bytes, threads: int = 0) -> Classifier:
@@ -134,15 +176,13 @@ def classifier_from_bytes(path: str | Path, data: bytes, threads: int = 0) -> Cl
             interpreter = Interpreter(model_content=data, num_threads=threads or _threads())
     except (ValueError, RuntimeError) as error:
         raise ModelError(f"{path}: LiteRT cannot load it ({str(error).splitlines()[0]})") from None
-    inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
-    want_in, want_out = f"float32 [-1, {IMAGE_SHAPE[0]}, {IMAGE_SHAPE[1]}]", "float32 [-1, 10]"
+    inputs = interpreter.get_input_details()
+    want_in = f"float32 [-1, {IMAGE_SHAPE[0]}, {IMAGE_SHAPE[1]}]"
     if len(inputs) != 1 or _describe(inputs[0]) != want_in:
         got = ", ".join(map(_describe, inputs)) or "none"
         raise ModelError(f"{path}: input {got}, expected one {want_in}")
-    if len(outputs) != 1 or _describe(outputs[0]) != want_out:
-        got = ", ".join(map(_describe, outputs)) or "none"
-        raise ModelError(f"{path}: output {got}, expected one {want_out} (logits of 10 classes)")
-    classifier = Classifier(str(path), interpreter, inputs[0]["index"], outputs[0]["index"])
+    outputs = _outputs(path, interpreter)
+    classifier = Classifier(str(path), interpreter, inputs[0]["index"], outputs)
     # One image through the model now: a file that cannot run fails here, in one line.
     if not np.isfinite(classifier.logits(np.zeros((1, *IMAGE_SHAPE), np.float32))).all():
         raise ModelError(f"{path}: gives non-finite logits for a black image")
@@ -167,11 +207,6 @@ def load_classifier(path: Path, threads: int = 0) -> Classifier:
     seal = _check_bytes(path, data)
     classifier = classifier_from_bytes(path, data, threads)
     classifier.seal = seal
-    if (profile := in_model(data)) is not None:
-        try:
-            classifier.profile = from_bytes(profile)
-        except ProfileError as error:  # sealed, so written wrong by train itself
-            raise ModelError(f"{path}: {error}") from None
     return classifier
 
 

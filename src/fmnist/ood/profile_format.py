@@ -1,8 +1,9 @@
-"""The fitted profile of Fashion-MNIST's training images, as bytes sealed into model.tflite.
+"""The fitted profile of Fashion-MNIST's training images (the profile stage's output): the pixel
+checks' class models, from which train builds the flag into model.tflite's graph.
 
 Format: a first line naming the format, a JSON line (the limits and the arrays' names and
 shapes), then the arrays as little-endian float32 in that order. Readable by anything that can
-split two lines and read floats; the seal of the model file covers every byte.
+split two lines and read floats.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ import numpy as np
 from fmnist.core.errors import RESTORE_HINT, FmnistError
 
 MAGIC = b"fmnist-ood/1\n"
-# The TFLite metadata entry that holds it.
-METADATA_NAME = "fmnist_ood"
 PIXELS = 784
 # The five checks, in this order everywhere: users see these names.
 CHECKS = ("pixels", "shape", "edges", "coverage", "fill")
@@ -108,18 +107,6 @@ def read_profile(path: Path) -> bytes:
     except ProfileError as error:
         raise ProfileError(f"{path}: {error}") from None
     return data
-
-
-def in_model(data: bytes) -> bytes | None:
-    """The profile's bytes in a .tflite's metadata, or None for a model exported without one."""
-    from ai_edge_litert import schema_py_generated as schema  # with LiteRT, as the model is
-
-    model = schema.Model.GetRootAs(data, 0)
-    for index in range(model.MetadataLength()):
-        entry = model.Metadata(index)
-        if entry.Name() == METADATA_NAME.encode():
-            return model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
-    return None
 
 
 def from_bytes(data: bytes) -> Profile:

@@ -29,6 +29,14 @@ _TINY = 1e-6  # an all-black image has no length and no energy
 _SIDES = ("low", "middle", "high")
 
 
+# The shipped model's flag outputs for each input kind: the score (flagged above 1) and the index
+# in FLAG_CHECKS of the check furthest out (fmnist.pipeline.training.flag_graph computes them).
+KIND_OUTPUTS = {"tensor": ("ood_score", "ood_check"), "file": ("ood_score_file", "ood_check_file")}
+# The shipped flag's checks: the five above, then the network's own features (the distance to
+# the nearest training image's).
+FLAG_CHECKS = (*CHECKS, "semantic")
+
+
 @dataclass(frozen=True)
 class Assessment:
     """Per image: the score (flagged above 1) and the check that gave it."""
@@ -150,7 +158,16 @@ def assess(images: np.ndarray, profile: Profile, kind: str) -> Assessment:
     return Assessment(scores.max(axis=1), scores.argmax(axis=1))
 
 
+def from_outputs(outputs: dict[str, np.ndarray], kind: str) -> Assessment | None:
+    """The verdict the shipped model computed for images of `kind`, or None if it has no flag."""
+    score_name, check_name = KIND_OUTPUTS[kind]
+    if score_name not in outputs:
+        return None
+    return Assessment(outputs[score_name].astype(np.float64), outputs[check_name])
+
+
 def describe(assessment: Assessment, index: int) -> dict:
     """One image's verdict as users see it in JSON: score, flag and the check behind it."""
     score = float(assessment.score[index])
-    return {"score": score, "flagged": score > 1.0, "check": CHECKS[assessment.check[index]]}
+    check = FLAG_CHECKS[int(assessment.check[index])]
+    return {"score": score, "flagged": score > 1.0, "check": check}

@@ -22,8 +22,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from fmnist.decoding import decode
-from fmnist.inference.classifier import softmax, top_classes
-from fmnist.ood.score import describe
+from fmnist.inference.classifier import LOGITS, softmax, top_classes
+from fmnist.ood.score import describe, from_outputs
 from fmnist.serve import protocol
 from fmnist.serve.served_model import ServedModel
 from fmnist.serve.service import Service
@@ -125,24 +125,26 @@ async def _parse(
     return protocol.parse_infer(*arguments)
 
 
-def _logits(model: ServedModel, images: np.ndarray) -> np.ndarray:
-    """The model's logits, all finite: JSON has no infinity, and a null would read as an answer."""
-    logits = model.logits(images)
+def _outputs(model: ServedModel, images: np.ndarray) -> dict[str, np.ndarray]:
+    """The model's outputs, its logits all finite: JSON has no infinity, and a null would read
+    as an answer."""
+    outputs = model.run(images)
+    logits = outputs[LOGITS]
     if not np.isfinite(logits).all():
         first = int(np.flatnonzero(~np.isfinite(logits).all(axis=1))[0])
         raise protocol.ProtocolError(
             f"image {first} overflows the model (logits beyond FP32); pixels belong in [0, 1]"
         )
-    return logits
+    return outputs
 
 
 def _run(parsed: protocol.InferRequest, name: str, model: ServedModel) -> tuple[bytes, dict]:
     """The model on the images, and the response's body and headers."""
-    logits = _logits(model, parsed.images)
+    outputs = _outputs(model, parsed.images)
     wanted = any(output.name == protocol.OOD_SCORE for output in parsed.outputs)
-    verdict = model.ood(parsed.images, "tensor") if wanted else None
+    verdict = from_outputs(outputs, "tensor") if wanted else None
     scores = verdict.score if verdict is not None else None
-    return protocol.encode_infer(parsed, name, model.version, logits, scores)
+    return protocol.encode_infer(parsed, name, model.version, outputs[LOGITS], scores)
 
 
 async def classify(request: Request) -> Response:
@@ -151,8 +153,9 @@ async def classify(request: Request) -> Response:
     model = service.model
     async with service.admitted(request) as (body, _), service.decoders:
         images, kind = await anyio.to_thread.run_sync(decode, BytesIO(body), UPLOAD_NAME)
-    probabilities = softmax(_logits(model, images))
-    verdict = model.ood(images[:1], kind)
+    outputs = _outputs(model, images[:1])
+    probabilities = softmax(outputs[LOGITS])
+    verdict = from_outputs(outputs, kind)
     service.metrics.images.inc(len(images))
     first = (images[0] * 255).round().astype("uint8")
     return _json(

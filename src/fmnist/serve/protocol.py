@@ -260,16 +260,18 @@ def encode_infer(
     ood_scores: np.ndarray | None,
 ) -> tuple[bytes, dict[str, str]]:
     """The response body and its headers: JSON, then the binary outputs in the same order.
-    `ood_scores` None: a model without an input profile, so no ood_score unless asked (400)."""
+    `ood_scores` None: a model exported without the flag, so no ood_score unless asked (400)."""
     outputs, buffers = [], []
     for output in request.outputs:
         if output.name == OOD_SCORE:
             if ood_scores is None and output.asked:
-                raise ProtocolError(f"{OOD_SCORE}: this model was exported without a profile")
+                raise ProtocolError(f"{OOD_SCORE}: this model was exported without the flag")
             if ood_scores is None:
                 continue
-            # A score past FP32's range is sent as its largest value: flagged all the same.
-            tensor = np.minimum(ood_scores, _FP32_MAX).astype(np.float32)
+            # A score past FP32's range (or NaN: pixels so large that the checks overflow) is sent
+            # as FP32's largest value: flagged all the same.
+            tensor = np.nan_to_num(ood_scores, nan=_FP32_MAX, posinf=_FP32_MAX).astype(np.float32)
+            tensor = np.minimum(tensor, _FP32_MAX)
         else:
             tensor = logits if output.name == LOGITS else softmax(logits).astype(np.float32)
         if output.classes:

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from fmnist.inference.classifier import Classifier, load_classifier
-from fmnist.ood.score import Assessment, assess
 
 # LiteRT's kernels on one thread: the HTTP stack and the load's clients need the other core.
 # Side by side under wrk at 8 connections (2-core AMD EPYC, Zen 4): single images 6,000 req/s
@@ -53,15 +52,11 @@ class ServedModel:
     version: str
     stamp: Stamp | None
 
-    def logits(self, images: np.ndarray) -> np.ndarray:
-        """(N, 10) logits: called from the event loop's thread only, one call at a time, which
-        is what LiteRT's interpreter allows."""
-        return self.classifier.logits(images)
-
-    def ood(self, images: np.ndarray, kind: str) -> Assessment | None:
-        """The images' "not like Fashion-MNIST" scores, or None for a model without a profile."""
-        profile = self.classifier.profile
-        return assess(images, profile, kind) if profile is not None else None
+    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        """Every output of one invoke by name: the (N, 10) logits and, for a model with the
+        flag, its scores and checks. Called from the event loop's thread only, one call at a
+        time, which is what LiteRT's interpreter allows."""
+        return self.classifier.run(images)
 
 
 def load(path: Path) -> ServedModel:

@@ -12,8 +12,7 @@ from fmnist.core import paths
 from fmnist.core.atomic import write_json
 from fmnist.core.dataset import CLASS_NAMES, Split, load_images, load_split
 from fmnist.core.errors import FmnistError
-from fmnist.inference.classifier import load_classifier, softmax
-from fmnist.ood.profile_format import Profile
+from fmnist.inference.classifier import Classifier, load_classifier, softmax
 from fmnist.pipeline import figures
 from fmnist.pipeline.calibration import calibration
 from fmnist.pipeline.ood.measure import ood_metrics, worst_auroc
@@ -97,14 +96,14 @@ def evaluate(test: Split, test_logits: np.ndarray, train: Split, train_logits: n
     }
 
 
-def _ood(root: Path, profile: Profile | None, test: Split) -> dict:
-    """The flag's figures on every set, or a one-line refusal for a model without a profile."""
-    if profile is None:
-        raise FmnistError(f"{root / paths.MODEL}: exported without an input profile; rerun train")
+def _ood(root: Path, classifier: Classifier, test: Split) -> dict:
+    """The flag's figures on every set, or a one-line refusal for a model without the flag."""
+    if not classifier.has_flag:
+        raise FmnistError(f"{root / paths.MODEL}: exported without the flag; rerun train")
     names = [CLOTHING_FILES_KEY, *(ood_set.name for ood_set in SETS)]
     arrays = load_images(root / paths.OOD_SETS, names)
     clothing = {"tensor": test.images, "file": arrays.pop(CLOTHING_FILES_KEY)}
-    return ood_metrics(profile, clothing, arrays)
+    return ood_metrics(lambda images, kind: classifier.assess(images, kind).score, clothing, arrays)
 
 
 def _run(root: Path) -> None:
@@ -113,7 +112,7 @@ def _run(root: Path) -> None:
     test_logits = classifier.logits(test.images)
     train_logits = classifier.logits(train.images)
     metrics = evaluate(test, test_logits, train, train_logits)
-    metrics[paths.OOD_KEY] = _ood(root, classifier.profile, test)
+    metrics[paths.OOD_KEY] = _ood(root, classifier, test)
     write_json(root / paths.CONFUSION, confusion_records(test.labels, test_logits.argmax(axis=1)))
     write_json(root / paths.PER_CLASS, per_class_records(metrics[paths.PER_CLASS_KEY]))
     probabilities = softmax(test_logits)

@@ -18,6 +18,7 @@ from ai_edge_litert import schema_py_generated as schema
 from fmnist.core.errors import FmnistError
 from fmnist.inference.classifier import (
     DIGEST_SIZE,
+    LOGITS,
     SEAL_MARKER,
     SEAL_NAME,
     Classifier,
@@ -25,8 +26,9 @@ from fmnist.inference.classifier import (
     seal_digest,
     seal_position,
 )
-from fmnist.ood.profile_format import METADATA_NAME as PROFILE_NAME
+from fmnist.pipeline.ood.semantic import Flag
 from fmnist.pipeline.training.backend import keras, tf
+from fmnist.pipeline.training.flag_graph import FlagScore
 
 # The largest logit difference from Keras that train accepts in an export. Float32 rounding gave
 # up to 5e-5 on the 10-epoch dense model's logits (tests hold every architecture to 1e-4); a
@@ -70,31 +72,54 @@ def seal(data: bytes, extra: dict[str, bytes] | None = None) -> bytes:
     return bytes(sealed)
 
 
-def max_logit_difference(model: keras.Model, classifier: Classifier, images: np.ndarray) -> float:
-    """The largest absolute difference between Keras' logits and LiteRT's on `images`."""
-    expected = np.asarray(model(images, training=False))
-    return float(np.max(np.abs(classifier.logits(images) - expected)))
+def max_difference(model: keras.Model, classifier: Classifier, images: np.ndarray) -> float:
+    """The largest absolute difference between Keras' outputs and LiteRT's on `images`, over the
+    logits and the flag's scores (relative to 1 + the score: a score is a ratio)."""
+    expected = model(images, training=False)
+    if not isinstance(expected, dict):
+        expected = {LOGITS: expected}
+    found = classifier.run(images)
+    worst = 0.0
+    for name, value in expected.items():
+        value = np.asarray(value)
+        if value.dtype.kind != "f":
+            continue  # the checks' indices: argmax over near-equal values may differ, harmlessly
+        scale = 1.0 if name == LOGITS else 1.0 + np.abs(value)
+        worst = max(worst, float(np.max(np.abs(found[name] - value) / scale, initial=0.0)))
+    return worst
 
 
-def with_test_time_flip(model: keras.Model) -> keras.Model:
-    """`model` run on each image and on its mirror image, their logits averaged: one network,
-    so the .tflite that ships does it for every caller."""
+def features_of(model: keras.Model) -> keras.Model:
+    """The network up to its last layer: the penultimate features the semantic check reads."""
+    return keras.Model(model.inputs, model.layers[-1].input, name="features")
+
+
+def shipped_model(model: keras.Model, flag: Flag | None, test_time_flip: bool) -> keras.Model:
+    """What ships: the logits (with test_time_flip, averaged over each image and its mirror
+    image, so every caller gets it), and with a flag its outputs beside them, computed from the
+    image and the features of the unmirrored pass."""
     # Named, not numbered per process: the names are in the .tflite's bytes.
     images = keras.Input(shape=model.input_shape[1:], name="images")
-    mirrored = keras.ops.flip(images, axis=2)  # (N, height, width): width is axis 2
-    logits = keras.layers.Average(name="flip_average")([model(images), model(mirrored)])
-    return keras.Model(images, logits, name=f"{model.name}_flip_averaged")
+    features = features_of(model)(images)
+    logits = model.layers[-1](features)
+    if test_time_flip:
+        mirrored = keras.ops.flip(images, axis=2)  # (N, height, width): width is axis 2
+        logits = keras.layers.Average(name="flip_average")([logits, model(mirrored)])
+    outputs = {"logits": logits}
+    if flag is not None:
+        outputs |= FlagScore(flag)(images, features)
+    return keras.Model(images, outputs, name=f"{model.name}_shipped")
 
 
-def export(model: keras.Model, images: np.ndarray, profile: bytes) -> bytes:
-    """The sealed .tflite of `model` with the input profile (fmnist.ood) in its metadata,
-    refused unless it agrees with Keras on `images`."""
-    sealed = seal(convert(model), {PROFILE_NAME: profile})
+def export(model: keras.Model, images: np.ndarray) -> bytes:
+    """The sealed .tflite of `model` (shipped_model's), refused unless it agrees with Keras on
+    `images`."""
+    sealed = seal(convert(model))
     classifier = classifier_from_bytes(model.name, sealed)
-    difference = max_logit_difference(model, classifier, images)
+    difference = max_difference(model, classifier, images)
     if not difference <= AGREEMENT_TOLERANCE:
         raise ExportError(
-            f"the .tflite export's logits differ from Keras' by {difference:.2e} "
+            f"the .tflite export's outputs differ from Keras' by {difference:.2e} "
             f"(tolerance {AGREEMENT_TOLERANCE:.0e})"
         )
     return sealed
