@@ -121,8 +121,9 @@ def trained(real_train, real_test, profile, tmp_path_factory):
     Returns the Keras model and the path of its model.tflite (model.keras lies beside it).
     """
     # TensorFlow is imported here, not at collection, so tests that never train start fast.
-    from fmnist.pipeline.training.export import export
+    from fmnist.ood.profile_format import from_bytes
     from fmnist.pipeline.training.fit import fit, make_deterministic
+    from fmnist.pipeline.training.flag_fit import export_with_flag
     from fmnist.pipeline.training.network import build_model, save_model
 
     params = load_params(ROOT / "params.yaml").train
@@ -131,7 +132,10 @@ def trained(real_train, real_test, profile, tmp_path_factory):
     fit(model, real_train, 1, params.batch_size, params.seed)
     folder = tmp_path_factory.mktemp("model")
     save_model(model, folder / "model.keras")
-    (folder / "model.tflite").write_bytes(export(model, real_test.images[:1000], profile))
+    tflite = export_with_flag(
+        model, from_bytes(profile), real_train.images, real_test.images[:1000], False
+    )
+    (folder / "model.tflite").write_bytes(tflite)
     return model, folder / "model.tflite"
 
 

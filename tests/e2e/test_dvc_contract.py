@@ -72,11 +72,13 @@ CODE_SCOPES = {
     "src/fmnist/entry.py": set(ALL),
     "src/fmnist/__init__.py": set(ALL),
     "src/fmnist/cli.py": set(),  # `fmnist predict` only; no stage imports it
-    "src/fmnist/decoding.py": {"ood_sets", "profile", "evaluate"},  # decoding files
+    "src/fmnist/decoding.py": {"ood_sets", "profile", "train", "evaluate", "predict"},
     "src/fmnist/ood/profile_format.py": {"profile", "train", "evaluate", "predict"},
-    "src/fmnist/pipeline/ood/clothing_files.py": {"ood_sets", "profile"},
-    "src/fmnist/ood/score.py": {"profile", "evaluate"},
-    "src/fmnist/pipeline/ood/fit_profile.py": {"profile"},
+    "src/fmnist/pipeline/ood/clothing_files.py": {"ood_sets", "profile", "train"},
+    "src/fmnist/ood/score.py": {"profile", "train", "evaluate", "predict"},
+    "src/fmnist/pipeline/ood/fit_profile.py": {"profile", "train"},
+    "src/fmnist/pipeline/ood/semantic.py": {"train"},
+    "src/fmnist/pipeline/training/flag_graph.py": {"train"},
     "src/fmnist/pipeline/stages/profile.py": {"profile"},
     "src/fmnist/pipeline/ood/sets.py": {"ood_sets", "evaluate"},
     "src/fmnist/pipeline/ood/drawn.py": {"ood_sets", "evaluate"},

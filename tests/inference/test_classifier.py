@@ -88,7 +88,7 @@ BAD_MODELS = {
     ),
     "other-classes": (
         lambda good, p: foreign_tflite(p, (28, 28), 5),
-        "output float32 [-1, 5], expected one float32 [-1, 10]",
+        "output float32 [-1, 5], expected float32 [-1, 10]",
     ),
 }
 

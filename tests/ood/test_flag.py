@@ -12,8 +12,9 @@ from PIL import Image, ImageDraw, ImageFont
 from fmnist import cli
 from fmnist.decoding import load_input
 from fmnist.inference.classifier import ModelError, load_classifier
-from fmnist.ood.profile_format import MAGIC
-from fmnist.ood.score import assess
+from fmnist.ood.score import FLAG_CHECKS
+
+from ..litert_alone import litert_alone
 
 WARNING = "does not look like Fashion-MNIST"
 
@@ -56,7 +57,7 @@ def test_clothing_passes_and_noise_a_blank_page_and_a_letter_are_flagged(
     verdicts = [result["ood"] for result in json.loads(out)["predictions"]]
     assert [v["flagged"] for v in verdicts] == [False, True, True, True]
     assert verdicts[0]["score"] < 1.0 < min(v["score"] for v in verdicts[1:])
-    assert {v["check"] for v in verdicts} <= {"pixels", "shape", "edges", "coverage", "fill"}
+    assert {v["check"] for v in verdicts} <= set(FLAG_CHECKS)
 
 
 def test_most_test_images_sent_as_files_pass(trained, real_test, tmp_path, capsys):
@@ -71,32 +72,44 @@ def test_most_test_images_sent_as_files_pass(trained, real_test, tmp_path, capsy
     assert code == 0 and flagged <= 12, flagged
 
 
-def test_the_score_is_the_same_bytes_every_time_and_arrays_use_their_own_limits(
+def test_litert_alone_gives_the_clis_score_bit_for_bit_and_arrays_use_their_own_limits(
     trained, real_test, tmp_path, capsys
 ):
+    """The flag is in the graph: any LiteRT runtime gets the score `fmnist predict` prints, and
+    the same bytes every time; files are scored against the limits for decoded pictures."""
     np.save(tmp_path / "test.npy", real_test.images[:50])
     photo_like(real_test.images[1], tmp_path / "pullover.jpg")
     inputs = [tmp_path / "test.npy", tmp_path / "pullover.jpg"]
     first, second = (predict(inputs, trained[1], capsys, "--json")[1] for _ in range(2))
     assert first == second
     scores = [result["ood"]["score"] for result in json.loads(first)["predictions"]]
-    profile = load_classifier(trained[1]).profile
-    expected = assess(real_test.images[:50], profile, "tensor").score.tolist()
-    decoded = load_input(tmp_path / "pullover.jpg").images
-    expected += assess(decoded, profile, "file").score.tolist()
-    assert scores == expected  # the JSON's floats are the computed float64s, exactly
+    arrays = litert_alone(trained[1], real_test.images[:50])
+    decoded = litert_alone(trained[1], load_input(tmp_path / "pullover.jpg").images)
+    expected = [float(v) for v in arrays["ood_score"]] + [float(decoded["ood_score_file"][0])]
+    assert scores == expected  # the JSON's floats are the graph's float32s, exactly
+    assert not np.array_equal(arrays["ood_score"], arrays["ood_score_file"])
 
 
-def test_a_changed_byte_in_the_profile_is_refused_by_the_seal(trained, tmp_path, capsys):
+def test_a_changed_byte_in_the_flags_constants_is_refused_by_the_seal(trained, tmp_path):
+    """The flag's feature bank (the model file's largest constant) with one bit flipped."""
+    from ai_edge_litert import schema_py_generated as schema
+
     data = bytearray(trained[1].read_bytes())
-    at = data.index(MAGIC) + len(MAGIC) + 200  # inside the JSON line of limits
+    whole = np.frombuffer(data, np.uint8)
+    model = schema.Model.GetRootAs(data, 0)
+    largest = max(
+        (model.Buffers(i).DataAsNumpy() for i in range(model.BuffersLength())),
+        key=lambda b: b.size if isinstance(b, np.ndarray) else 0,
+    )
+    assert largest.size == 2048 * 128 * 4  # the bank: 2,048 training images' 128 features
+    at = largest.ctypes.data - whole.ctypes.data + largest.size // 2
     data[at] ^= 0x01
     (tmp_path / "model.tflite").write_bytes(bytes(data))
     with pytest.raises(ModelError, match=r"damaged \(its checksum does not match\)"):
         load_classifier(tmp_path / "model.tflite")
 
 
-def test_a_model_without_a_profile_still_predicts_and_says_null(trained, tmp_path, capsys):
+def test_a_model_without_the_flag_still_predicts_and_says_null(trained, tmp_path, capsys):
     from fmnist.pipeline.training.export import convert, seal
 
     model = tmp_path / "model.tflite"

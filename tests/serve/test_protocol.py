@@ -196,7 +196,7 @@ def test_json_only_response_has_no_header_length():
     assert orjson.loads(body)["outputs"][0]["data"] == [0.0] * 10
 
 
-def test_the_ood_score_comes_by_default_and_only_where_the_model_has_a_profile():
+def test_the_ood_score_comes_by_default_and_only_where_the_model_has_the_flag():
     logits, scores = np.zeros((2, 10), np.float32), np.array([0.5, 3.0])
     defaults = parse(request()).outputs
     body, _ = encode_infer(InferRequest(None, IMAGES, defaults), "m", "v", logits, scores)
@@ -211,7 +211,7 @@ def test_the_ood_score_comes_by_default_and_only_where_the_model_has_a_profile()
     assert [o["name"] for o in orjson.loads(body)["outputs"]] == ["logits", "probabilities"]
     asked = parse(request(outputs=[{"name": "ood_score"}])).outputs
     with pytest.raises(
-        ProtocolError, match=r"^ood_score: this model was exported without a profile$"
+        ProtocolError, match=r"^ood_score: this model was exported without the flag$"
     ):
         encode_infer(InferRequest(None, IMAGES, asked), "m", "v", logits, None)
 
@@ -220,3 +220,13 @@ def test_classification_of_the_ood_score_is_refused():
     outputs = [{"name": "ood_score", "parameters": {"classification": 2}}]
     with pytest.raises(ProtocolError, match="classification is for logits and probabilities"):
         parse(request(outputs=outputs))
+
+
+def test_a_score_that_is_not_a_finite_fp32_is_sent_as_fp32s_largest():
+    """JSON has no infinity or NaN, and a null would read as no verdict: such a score (pixels so
+    large that the checks overflow) goes out as FP32's largest value, flagged."""
+    logits, scores = np.zeros((3, 10), np.float32), np.array([np.inf, np.nan, 1e39])
+    asked = parse(request(outputs=[{"name": "ood_score"}])).outputs
+    body, _ = encode_infer(InferRequest(None, IMAGES, asked), "m", "v", logits, scores)
+    sent = np.float32(orjson.loads(body)["outputs"][0]["data"])
+    assert (sent == np.finfo(np.float32).max).all()

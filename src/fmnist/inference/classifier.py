@@ -150,13 +150,17 @@ def _outputs(path: str | Path, interpreter: Interpreter) -> dict[str, int]:
     the flag's four outputs."""
     details = {d["index"]: d for d in interpreter.get_output_details()}
     signatures = interpreter.get_signature_list()
-    if len(details) == 1:
+    want_logits = "float32 [-1, 10]"
+    if len(details) <= 1:
+        got = ", ".join(map(_describe, details.values())) or "none"
+        if got != want_logits:
+            raise ModelError(f"{path}: output {got}, expected {want_logits} (logits of 10 classes)")
         return {LOGITS: next(iter(details))}
     named = {}
     if len(signatures) == 1:
         runner = interpreter.get_signature_runner(next(iter(signatures)))
         named = {name: d["index"] for name, d in runner.get_output_details().items()}
-    want = {LOGITS: "float32 [-1, 10]"}
+    want = {LOGITS: want_logits}
     want |= {name: f"{'float32' if 'score' in name else 'int32'} [-1]" for name in FLAG_OUTPUTS}
     got = {name: _describe(details[index]) for name, index in named.items() if index in details}
     if got != want:

@@ -75,14 +75,14 @@ async def server_metadata(request: Request) -> Response:
 
 
 async def model_metadata(request: Request) -> Response:
-    """GET /v2/models/{name}: the input and the outputs (ood_score only with a profile)."""
+    """GET /v2/models/{name}: the input and the outputs (ood_score only with the flag)."""
     service = _service(request)
     model = service.model_for(request)
     tensor = {"datatype": protocol.DATATYPE}
     outputs = [
         {"name": name, **tensor, "shape": [-1] if name == protocol.OOD_SCORE else [-1, 10]}
         for name in protocol.OUTPUTS
-        if name != protocol.OOD_SCORE or model.classifier.profile is not None
+        if name != protocol.OOD_SCORE or model.classifier.has_flag
     ]
     return _json(
         {

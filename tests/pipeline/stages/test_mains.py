@@ -104,7 +104,7 @@ def test_evaluate_scores_the_model_it_is_given(project, capsys):
         "tango_icon_files",
         "tango_icons",
     ]
-    assert len(ood["sets"]) == 17 and sorted(ood["clothing_flagged"]) == ["file", "tensor"]
+    assert len(ood["sets"]) == 27 and sorted(ood["clothing_flagged"]) == ["file", "tensor"]
     for row in [*ood["sets"].values(), *ood["held_back"].values()]:
         assert sorted(row) == ["auroc", "flagged", "fpr_at_95"]
         assert all(0 <= value <= 1 for value in row.values())
@@ -313,15 +313,15 @@ def test_train_ships_the_tuned_recipe_reproducibly(project, capsys):
     )
 
 
-def test_evaluate_refuses_a_model_without_a_profile_before_writing(project, trained, capsys):
+def test_evaluate_refuses_a_model_without_the_flag_before_writing(project, trained, capsys):
     from fmnist.pipeline.training.export import convert, seal
 
-    (project / paths.MODEL).write_bytes(seal(convert(trained[0])))  # sealed, no profile
+    (project / paths.MODEL).write_bytes(seal(convert(trained[0])))  # sealed, no flag
     before = files(project)
     code, err = run(evaluate, project, capsys)
     model = project / paths.MODEL
     assert (code, err) == (
         1,
-        f"fmnist evaluate: error: {model}: exported without an input profile; rerun train\n",
+        f"fmnist evaluate: error: {model}: exported without the flag; rerun train\n",
     )
     assert files(project) == before

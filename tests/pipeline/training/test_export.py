@@ -112,11 +112,15 @@ def test_trained_export_matches_keras_on_the_whole_test_set(trained, real_test):
     assert (got.argmax(1) == expected.argmax(1)).all()
 
 
-def test_export_is_byte_reproducible_and_sealed(trained, real_test, profile):
-    from fmnist.pipeline.training.export import export
+def test_export_is_byte_reproducible_and_sealed(trained, real_train, real_test, profile):
+    """The flag fitted again and the model exported again: the same bytes."""
+    from fmnist.ood.profile_format import from_bytes
+    from fmnist.pipeline.training.flag_fit import export_with_flag
 
     model, path = trained
-    again = export(model, real_test.images[:100], profile)
+    again = export_with_flag(
+        model, from_bytes(profile), real_train.images, real_test.images[:100], False
+    )
     assert again == path.read_bytes()
     position = seal_position(again)
     assert position is not None and again[position : position + 32] == seal_digest(again, position)
@@ -131,22 +135,22 @@ def test_export_refuses_a_conversion_that_computes_something_else(real_test, mon
     convert = export_module.convert
     monkeypatch.setattr(export_module, "convert", lambda _: convert(other))
     with pytest.raises(export_module.ExportError, match=r"differ from Keras' by \d"):
-        export_module.export(model, real_test.images[:100], b"")
+        export_module.export(model, real_test.images[:100])
 
 
 def test_test_time_flip_ships_the_average_of_image_and_mirror(real_test):
     """train.test_time_flip: the .tflite itself averages the logits of each image and its
     mirror, so every caller of the file (evaluate, predict, fmnist predict) gets the same."""
-    from fmnist.pipeline.training.export import export, with_test_time_flip
+    from fmnist.pipeline.training.export import export, shipped_model
 
     model = built(cnn_params(2, 3, True, True))
     images = real_test.images[:300]
     mirrors = images[:, :, ::-1]
-    sealed = export(with_test_time_flip(model), images, b"profile")
+    sealed = export(shipped_model(model, None, True), images)
     got = classifier_from_bytes("averaged", sealed).logits(images)
     expected = (np.asarray(model(images)) + np.asarray(model(mirrors))) / 2
     assert np.abs(got - expected).max() <= TOLERANCE
     # Mirror-invariant by construction; the plain network is not.
     assert np.abs(classifier_from_bytes("m", sealed).logits(mirrors) - got).max() <= TOLERANCE
     assert np.abs(np.asarray(model(images)) - np.asarray(model(mirrors))).max() > 100 * TOLERANCE
-    assert export(with_test_time_flip(model), images, b"profile") == sealed  # byte-reproducible
+    assert export(shipped_model(model, None, True), images) == sealed  # byte-reproducible

@@ -7,10 +7,10 @@ of the score, the share of the set still taken as clothing when 95 % of clothing
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from sklearn.metrics import roc_auc_score
-
-from collections.abc import Callable
 
 from fmnist.ood.profile_format import KINDS
 from fmnist.pipeline.ood.sets import SETS
@@ -30,7 +30,9 @@ def detection(clothing: np.ndarray, others: np.ndarray) -> dict[str, float]:
     }
 
 
-def ood_metrics(score: Scorer, clothing: dict[str, np.ndarray], sets: dict[str, np.ndarray]) -> dict:
+def ood_metrics(
+    score: Scorer, clothing: dict[str, np.ndarray], sets: dict[str, np.ndarray]
+) -> dict:
     """The metrics: clothing flagged per kind, then every set's detection figures (held-back
     sets apart)."""
     reference = {kind: score(clothing[kind], kind) for kind in KINDS}

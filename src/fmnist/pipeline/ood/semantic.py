@@ -112,9 +112,7 @@ def fit_flag(profile: Profile, bank: np.ndarray, held_out: dict[str, tuple]) -> 
     spreads, thresholds = {}, {}
     for kind, (images, features) in held_out.items():
         table = values(images, features, partial)
-        spreads[kind] = tuple(
-            spread(table[:, i], check) for i, check in enumerate(ALL_CHECKS)
-        )
+        spreads[kind] = tuple(spread(table[:, i], check) for i, check in enumerate(ALL_CHECKS))
         thresholds[kind] = float(
             np.quantile(fused(check_ratios(table, spreads[kind])), 1 - FLAG_RATE)
         )

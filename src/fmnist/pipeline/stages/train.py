@@ -15,9 +15,9 @@ from fmnist.memory import available_memory
 from fmnist.ood.profile_format import from_bytes, read_profile
 from fmnist.pipeline.params import load_params
 from fmnist.pipeline.stages.runner import stage_main
-from fmnist.pipeline.training.export import AGREEMENT_IMAGES, export, shipped_model
-from fmnist.pipeline.training.flag_fit import fit_for
+from fmnist.pipeline.training.export import AGREEMENT_IMAGES
 from fmnist.pipeline.training.fit import fit, make_deterministic
+from fmnist.pipeline.training.flag_fit import export_with_flag
 from fmnist.pipeline.training.network import build_model, check_memory, save_model, uses_xla
 
 
@@ -33,7 +33,7 @@ def log_epoch(live: Live, row: dict) -> None:
 def _run(root: Path) -> None:
     params = load_params(root / paths.PARAMS).train
     train, test = load_split(root / paths.TRAIN_NPZ), load_split(root / paths.TEST_NPZ)
-    profile = read_profile(root / paths.OOD_PROFILE)  # refused now, not after the training
+    profile = from_bytes(read_profile(root / paths.OOD_PROFILE))  # refused before training
     make_deterministic(params.seed)
     model = build_model(params, len(train.labels))
     check_memory(params, model.count_params(), len(test.labels), available_memory())
@@ -54,10 +54,9 @@ def _run(root: Path) -> None:
         )
         fit_s = time.perf_counter() - start
     start = time.perf_counter()
-    flag = fit_for(model, from_bytes(profile), train.images)
-    shipped = shipped_model(model, flag, params.test_time_flip)
     # Checked against Keras on real images before it is written: what ships computes the same.
-    tflite = export(shipped, test.images[:AGREEMENT_IMAGES])
+    checks = test.images[:AGREEMENT_IMAGES]
+    tflite = export_with_flag(model, profile, train.images, checks, params.test_time_flip)
     export_s = time.perf_counter() - start
     save_model(model, root / paths.KERAS_MODEL)
     write_bytes(root / paths.MODEL, tflite)

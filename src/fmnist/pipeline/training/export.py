@@ -80,8 +80,8 @@ def max_difference(model: keras.Model, classifier: Classifier, images: np.ndarra
         expected = {LOGITS: expected}
     found = classifier.run(images)
     worst = 0.0
-    for name, value in expected.items():
-        value = np.asarray(value)
+    for name, tensor in expected.items():
+        value = keras.ops.convert_to_numpy(tensor)
         if value.dtype.kind != "f":
             continue  # the checks' indices: argmax over near-equal values may differ, harmlessly
         scale = 1.0 if name == LOGITS else 1.0 + np.abs(value)

@@ -1,5 +1,6 @@
-"""The flag fitted for one trained network: its penultimate features of training images, the
-bank and every limit from the training split alone (fmnist.pipeline.ood.semantic)."""
+"""The flag fitted for one trained network (its penultimate features of training images, the
+bank and every limit, from the training split alone: fmnist.pipeline.ood.semantic), and the
+export that ships it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fmnist.pipeline.ood import clothing_files
 from fmnist.pipeline.ood.fit_profile import HELD_OUT
 from fmnist.pipeline.ood.semantic import BANK, Flag, fit_flag, unit_rows
 from fmnist.pipeline.training.backend import keras
-from fmnist.pipeline.training.export import features_of
+from fmnist.pipeline.training.export import export, features_of, shipped_model
 
 # Held-out training images also saved as files and decoded, for the file limits: 2,000 fix the
 # 95th percentile to within about half a percent.
@@ -40,3 +41,16 @@ def fit_for(model: keras.Model, profile: Profile, images: np.ndarray) -> Flag:
         "file": (files, features(extractor, files)),
     }
     return fit_flag(profile, bank, kinds)
+
+
+def export_with_flag(
+    model: keras.Model,
+    profile: Profile,
+    train_images: np.ndarray,
+    check_images: np.ndarray,
+    test_time_flip: bool,
+) -> bytes:
+    """The sealed model.tflite train writes: the network (mirror-averaged with test_time_flip)
+    and the flag fitted for it, checked against Keras on `check_images`."""
+    flag = fit_for(model, profile, train_images)
+    return export(shipped_model(model, flag, test_time_flip), check_images)
