@@ -102,7 +102,9 @@ bench: data ## the tutorial's training beside this pipeline's, timed in one run 
 
 # What the "not like Fashion-MNIST" flag adds to `fmnist predict` and evaluate, against the
 # commit before it (a temporary git worktree), interleaved in one run.
-bench-ood: data ## the flag's cost: fmnist predict and evaluate before and after it, in one run (about 2 minutes)
+bench-ood: data ## the flag's cost: fmnist predict, evaluate and serving before and after it, in one run (about 4 minutes)
+	@command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null 2>&1 \
+	  || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; }
 	python bench/ood.py
 
 # fmnist serve beside MLServer 1.7.0 (its own venv, build/mlserver-venv, made on first run) under
