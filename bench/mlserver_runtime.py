@@ -32,7 +32,9 @@ class LiteRTModel(MLModel):
             model_path=await get_model_uri(self.settings), num_threads=_threads()
         )
         self._input = self._interpreter.get_input_details()[0]["index"]
-        self._output = self._interpreter.get_output_details()[0]["index"]
+        # The logits by name: the shipped file also outputs the flag (ood_score, ...).
+        runner = self._interpreter.get_signature_runner()
+        self._output = runner.get_output_details()["logits"]["index"]
         self._batch = 0
         return True
 

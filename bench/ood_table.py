@@ -72,11 +72,14 @@ def main(arguments: list[str]) -> None:
     tables = {name: {row["set"]: row for row in rows(Path(path))} for name, path in models.items()}
     first = next(iter(tables.values()))
     names = list(models)
-    print("clothing flagged: " + "; ".join(
-        f"{n}: {100 * tables[n]['clothing (tensor)']['flagged']:.1f} % as arrays, "
-        f"{100 * tables[n]['clothing (file)']['flagged']:.1f} % as files"
-        for n in names
-    ))
+    print(
+        "clothing flagged: "
+        + "; ".join(
+            f"{n}: {100 * tables[n]['clothing (tensor)']['flagged']:.1f} % as arrays, "
+            f"{100 * tables[n]['clothing (file)']['flagged']:.1f} % as files"
+            for n in names
+        )
+    )
     header = " | ".join(f"{n}: AUROC [95 % interval] | FPR@95 | flagged" for n in names)
     for held_back in (False, True):
         print(f"\n| {'held-back set' if held_back else 'set'} (images) | {header} |")

@@ -11,5 +11,5 @@ import numpy as np
 def litert_alone(model: Path, images: np.ndarray) -> dict[str, np.ndarray]:
     from ai_edge_litert.interpreter import Interpreter
 
-    runner = Interpreter(model_path=str(model)).get_signature_runner()
+    runner = Interpreter(model_path=str(model)).get_signature_runner("serving_default")
     return runner(images=np.ascontiguousarray(images, np.float32))

@@ -125,10 +125,10 @@ async def _parse(
     return protocol.parse_infer(*arguments)
 
 
-def _outputs(model: ServedModel, images: np.ndarray) -> dict[str, np.ndarray]:
-    """The model's outputs, its logits all finite: JSON has no infinity, and a null would read
-    as an answer."""
-    outputs = model.run(images)
+def _outputs(model: ServedModel, images: np.ndarray, flag: bool) -> dict[str, np.ndarray]:
+    """The model's outputs (with `flag`, the flag's too), its logits all finite: JSON has no
+    infinity, and a null would read as an answer."""
+    outputs = model.run(images, flag)
     logits = outputs[LOGITS]
     if not np.isfinite(logits).all():
         first = int(np.flatnonzero(~np.isfinite(logits).all(axis=1))[0])
@@ -140,8 +140,8 @@ def _outputs(model: ServedModel, images: np.ndarray) -> dict[str, np.ndarray]:
 
 def _run(parsed: protocol.InferRequest, name: str, model: ServedModel) -> tuple[bytes, dict]:
     """The model on the images, and the response's body and headers."""
-    outputs = _outputs(model, parsed.images)
     wanted = any(output.name == protocol.OOD_SCORE for output in parsed.outputs)
+    outputs = _outputs(model, parsed.images, wanted)
     verdict = from_outputs(outputs, "tensor") if wanted else None
     scores = verdict.score if verdict is not None else None
     return protocol.encode_infer(parsed, name, model.version, outputs[LOGITS], scores)
@@ -153,7 +153,7 @@ async def classify(request: Request) -> Response:
     model = service.model
     async with service.admitted(request) as (body, _), service.decoders:
         images, kind = await anyio.to_thread.run_sync(decode, BytesIO(body), UPLOAD_NAME)
-    outputs = _outputs(model, images[:1])
+    outputs = _outputs(model, images[:1], True)
     probabilities = softmax(outputs[LOGITS])
     verdict = from_outputs(outputs, kind)
     service.metrics.images.inc(len(images))

@@ -52,11 +52,12 @@ class ServedModel:
     version: str
     stamp: Stamp | None
 
-    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        """Every output of one invoke by name: the (N, 10) logits and, for a model with the
-        flag, its scores and checks. Called from the event loop's thread only, one call at a
-        time, which is what LiteRT's interpreter allows."""
-        return self.classifier.run(images)
+    def run(self, images: np.ndarray, flag: bool) -> dict[str, np.ndarray]:
+        """Every output of one invoke by name: the (N, 10) logits and, with `flag` and a model
+        that has it, its scores and checks (without: the cheaper logits-only signature).
+        Called from the event loop's thread only, one call at a time, which is what LiteRT's
+        interpreter allows."""
+        return self.classifier.run(images, flag)
 
 
 def load(path: Path) -> ServedModel:

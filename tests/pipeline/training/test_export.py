@@ -133,7 +133,7 @@ def test_export_refuses_a_conversion_that_computes_something_else(real_test, mon
 
     model, other = built(base_params()), built(base_params())  # two random initialisations
     convert = export_module.convert
-    monkeypatch.setattr(export_module, "convert", lambda _: convert(other))
+    monkeypatch.setattr(export_module, "convert", lambda _, plain=None: convert(other))
     with pytest.raises(export_module.ExportError, match=r"differ from Keras' by \d"):
         export_module.export(model, real_test.images[:100])
 
@@ -154,3 +154,21 @@ def test_test_time_flip_ships_the_average_of_image_and_mirror(real_test):
     assert np.abs(classifier_from_bytes("m", sealed).logits(mirrors) - got).max() <= TOLERANCE
     assert np.abs(np.asarray(model(images)) - np.asarray(model(mirrors))).max() > 100 * TOLERANCE
     assert export(shipped_model(model, None, True), images) == sealed  # byte-reproducible
+
+
+def test_an_export_with_the_flag_also_has_the_logits_alone_on_the_same_weights(trained, real_test):
+    """Two signatures: every output, and the logits alone (cheaper) from the same weights."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    model, path = trained
+    interpreter = Interpreter(model_path=str(path))
+    assert sorted(interpreter.get_signature_list()) == ["logits", "serving_default"]
+    images = real_test.images[:200]
+    alone = interpreter.get_signature_runner("logits")(images=images)
+    everything = interpreter.get_signature_runner("serving_default")(images=images)
+    assert list(alone) == ["logits"]
+    assert np.array_equal(alone["logits"], everything["logits"])
+    expected = np.asarray(model.predict(images, verbose=0))
+    assert np.abs(alone["logits"] - expected).max() <= TOLERANCE
+    # The weights once: the file is not two models.
+    assert path.stat().st_size < 4 * model.count_params() + 2048 * 128 * 4 + 900_000

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import tempfile
 
 import flatbuffers
 import numpy as np
@@ -18,7 +19,9 @@ from ai_edge_litert import schema_py_generated as schema
 from fmnist.core.errors import FmnistError
 from fmnist.inference.classifier import (
     DIGEST_SIZE,
+    EVERYTHING,
     LOGITS,
+    LOGITS_ONLY,
     SEAL_MARKER,
     SEAL_NAME,
     Classifier,
@@ -42,12 +45,30 @@ class ExportError(FmnistError):
     """The .tflite export does not compute what the Keras model computes."""
 
 
-def convert(model: keras.Model) -> bytes:
-    """The model as .tflite bytes, float32, unsealed."""
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    # The converter prints its SavedModel's endpoints; training's output stays ours.
+def _endpoint(network: keras.Model):
+    """`network` as a function of the images alone (the export traces each argument)."""
+    return lambda images: network(images)
+
+
+def convert(model: keras.Model, plain: keras.Model | None = None) -> bytes:
+    """The model as .tflite bytes, float32, unsealed; with `plain` (the same network without the
+    flag), as a second signature, LOGITS_ONLY."""
+    # The converter and the export print their SavedModel's endpoints; training's output stays
+    # ours.
     with contextlib.redirect_stdout(io.StringIO()):
-        return converter.convert()
+        if plain is None:
+            return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+        # Keras' own export tracks both models' variables (the weights, once): a plain tf.Module
+        # around them was converted without the weights, and gave NaN logits.
+        archive = keras.export.ExportArchive()
+        spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32, name="images")
+        for name, network in ((EVERYTHING, model), (LOGITS_ONLY, plain)):
+            archive.track(network)
+            archive.add_endpoint(name, _endpoint(network), [spec])
+        with tempfile.TemporaryDirectory() as folder:
+            archive.write_out(folder, verbose=False)
+            keys = [EVERYTHING, LOGITS_ONLY]
+            return tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=keys).convert()
 
 
 def seal(data: bytes, extra: dict[str, bytes] | None = None) -> bytes:
@@ -111,12 +132,15 @@ def shipped_model(model: keras.Model, flag: Flag | None, test_time_flip: bool) -
     return keras.Model(images, outputs, name=f"{model.name}_shipped")
 
 
-def export(model: keras.Model, images: np.ndarray) -> bytes:
-    """The sealed .tflite of `model` (shipped_model's), refused unless it agrees with Keras on
-    `images`."""
-    sealed = seal(convert(model))
+def export(model: keras.Model, images: np.ndarray, plain: keras.Model | None = None) -> bytes:
+    """The sealed .tflite of `model` (shipped_model's; with `plain`, the network without the flag,
+    as a second signature), refused unless it agrees with Keras on `images`."""
+    sealed = seal(convert(model, plain))
     classifier = classifier_from_bytes(model.name, sealed)
     difference = max_difference(model, classifier, images)
+    if plain is not None:
+        alone = classifier.logits(images) - keras.ops.convert_to_numpy(plain(images)[LOGITS])
+        difference = max(difference, float(np.max(np.abs(alone))))
     if not difference <= AGREEMENT_TOLERANCE:
         raise ExportError(
             f"the .tflite export's outputs differ from Keras' by {difference:.2e} "

@@ -53,4 +53,5 @@ def export_with_flag(
     """The sealed model.tflite train writes: the network (mirror-averaged with test_time_flip)
     and the flag fitted for it, checked against Keras on `check_images`."""
     flag = fit_for(model, profile, train_images)
-    return export(shipped_model(model, flag, test_time_flip), check_images)
+    shipped = shipped_model(model, flag, test_time_flip)
+    return export(shipped, check_images, shipped_model(model, None, test_time_flip))
