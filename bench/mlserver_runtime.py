@@ -32,9 +32,12 @@ class LiteRTModel(MLModel):
             model_path=await get_model_uri(self.settings), num_threads=_threads()
         )
         self._input = self._interpreter.get_input_details()[0]["index"]
-        # The logits by name: the shipped file also outputs the flag (ood_score, ...).
-        runner = self._interpreter.get_signature_runner()
-        self._output = runner.get_output_details()["logits"]["index"]
+        # The shipped file's first subgraph is its signature "logits" (the logits alone; the
+        # signature "serving_default" adds the flag): LiteRT's plain calls run that one.
+        outputs = self._interpreter.get_output_details()
+        if [o["shape_signature"].tolist() for o in outputs] != [[-1, 10]]:
+            raise ValueError("expected the logits alone in the model's first subgraph")
+        self._output = outputs[0]["index"]
         self._batch = 0
         return True
 
