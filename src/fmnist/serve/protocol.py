@@ -270,8 +270,8 @@ def encode_infer(
                 continue
             # A score past FP32's range (or NaN: pixels so large that the checks overflow) is sent
             # as FP32's largest value: flagged all the same.
-            tensor = np.nan_to_num(ood_scores, nan=_FP32_MAX, posinf=_FP32_MAX).astype(np.float32)
-            tensor = np.minimum(tensor, _FP32_MAX)
+            finite = np.nan_to_num(ood_scores.astype(np.float64), nan=_FP32_MAX, posinf=_FP32_MAX)
+            tensor = np.minimum(finite, _FP32_MAX).astype(np.float32)
         else:
             tensor = logits if output.name == LOGITS else softmax(logits).astype(np.float32)
         if output.classes:
