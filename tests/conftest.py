@@ -129,13 +129,12 @@ def profile(request, real_train, tmp_path_factory) -> bytes:
     from fmnist.core import paths
     from fmnist.ood.profile_format import to_bytes
     from fmnist.pipeline.ood.fit_profile import fit_on_training
-    from fmnist.pipeline.stages.profile import SEED
 
     if (project := session_run(request)) is not None:
         return (project / paths.OOD_PROFILE).read_bytes()
 
     def make(folder: Path) -> None:
-        fitted = fit_on_training(real_train.images, real_train.labels, 10, SEED)
+        fitted = fit_on_training(real_train.images, real_train.labels, 10)
         (folder / "ood_profile.bin").write_bytes(to_bytes(fitted))
 
     shared = made_once(session_folder(tmp_path_factory) / "profile", make)

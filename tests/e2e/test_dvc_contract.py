@@ -74,7 +74,7 @@ CODE_SCOPES = {
     "src/fmnist/cli.py": set(),  # `fmnist predict` only; no stage imports it
     "src/fmnist/decoding.py": {"ood_sets", "profile", "train", "evaluate", "predict"},
     "src/fmnist/ood/profile_format.py": {"profile", "train", "evaluate", "predict"},
-    "src/fmnist/pipeline/ood/clothing_files.py": {"ood_sets", "profile", "train"},
+    "src/fmnist/pipeline/ood/clothing_files.py": {"ood_sets", "train"},
     "src/fmnist/ood/score.py": {"profile", "train", "evaluate", "predict"},
     "src/fmnist/pipeline/ood/fit_profile.py": {"profile", "train"},
     "src/fmnist/pipeline/ood/semantic.py": {"train"},

@@ -23,10 +23,9 @@ from functools import lru_cache
 import numpy as np
 
 from fmnist.decoding import OBJECT_THRESHOLD
-from fmnist.ood.profile_format import CHECKS, PIXELS, Gaussians, Limit, Profile
+from fmnist.ood.profile_format import CHECKS, PIXELS, Gaussians, Profile
 
 _TINY = 1e-6  # an all-black image has no length and no energy
-_SIDES = ("low", "middle", "high")
 
 
 # The shipped model's flag outputs for each input kind: the score (flagged above 1) and the index
@@ -131,31 +130,6 @@ def statistics(images: np.ndarray, profile: Profile) -> np.ndarray:
     values[:, 3] = np.count_nonzero(flat, axis=1) / PIXELS
     values[:, 4] = fill(images)
     return values
-
-
-def ratios(values: np.ndarray, limit: Limit) -> np.ndarray:
-    """A check's score: 0 at the middle, 1 at the limit on either side."""
-    above = (values - limit.middle) / (limit.high - limit.middle)
-    if np.isinf(limit.low):
-        return above
-    return np.maximum(above, (limit.middle - values) / (limit.middle - limit.low))
-
-
-@lru_cache(maxsize=8)
-def _limits(profile: Profile, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One kind's limits as arrays over the checks: low, middle, high."""
-    limits = [profile.limits[kind][check] for check in CHECKS]
-    return tuple(np.array([getattr(limit, side) for limit in limits]) for side in _SIDES)
-
-
-def assess(images: np.ndarray, profile: Profile, kind: str) -> Assessment:
-    """Score (N, 28, 28) images of the given kind ("tensor" or "file") against the profile."""
-    values = statistics(images, profile)
-    low, middle, high = _limits(profile, kind)
-    # The one-sided checks' lower part is 0 (low is -inf): it never decides, as the two-sided
-    # checks score at least 0.
-    scores = np.maximum((values - middle) / (high - middle), (middle - values) / (middle - low))
-    return Assessment(scores.max(axis=1), scores.argmax(axis=1))
 
 
 def from_outputs(outputs: dict[str, np.ndarray], kind: str) -> Assessment | None:

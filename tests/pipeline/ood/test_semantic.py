@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from fmnist.ood.profile_format import Limit
 from fmnist.pipeline.ood import semantic
+from fmnist.pipeline.ood.semantic import Limit
 
 
 def test_the_distance_is_zero_to_a_bank_image_and_one_to_an_orthogonal_one():

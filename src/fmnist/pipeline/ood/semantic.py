@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fmnist.ood.profile_format import CHECKS, Gaussians, Limit, Profile
+from fmnist.ood.profile_format import CHECKS, Gaussians, Profile
 from fmnist.ood.score import FLAG_CHECKS, Assessment, statistics
 
 # Training images whose features the semantic check compares with: a seeded sample of the part
@@ -34,6 +34,16 @@ _ONE_SIDED = ("pixels", "shape", "semantic")  # only an unlikely image is suspic
 SPREAD = (0.005, 0.995)
 FLAG_RATE = 0.05
 _TINY = 1e-6
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One check's unit on held-out clothing: measured from `middle` (the median), 1 at `high`
+    and, for a two-sided check, at `low` (-inf: one-sided)."""
+
+    low: float
+    middle: float
+    high: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,7 +77,7 @@ def nearest_distance(features: np.ndarray, bank: np.ndarray) -> np.ndarray:
 
 def values(images: np.ndarray, features: np.ndarray, flag: Flag) -> np.ndarray:
     """The six checks' raw values: (N, 28, 28) images and their (N, D) features -> (N, 6)."""
-    pixel = statistics(images, Profile(flag.pixels, flag.shape, {}))
+    pixel = statistics(images, Profile(flag.pixels, flag.shape))
     return np.column_stack([pixel, nearest_distance(features, flag.bank)])
 
 

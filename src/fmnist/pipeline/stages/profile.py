@@ -1,5 +1,6 @@
-"""Stage profile: what the "not like Fashion-MNIST" flag knows of clothing, fitted on the
-training split alone (fmnist.pipeline.ood.fit_profile); train seals it into model.tflite."""
+"""Stage profile: the class models of the "not like Fashion-MNIST" flag's pixel checks, fitted on
+the training split alone (fmnist.pipeline.ood.fit_profile); train builds them into
+model.tflite's graph with the rest of the flag."""
 
 from __future__ import annotations
 
@@ -13,15 +14,11 @@ from fmnist.ood.profile_format import to_bytes
 from fmnist.pipeline.ood.fit_profile import fit_on_training
 from fmnist.pipeline.stages.runner import stage_main
 
-# Draws the sizes and formats of the held-out images saved as files: fixed, so the profile
-# depends on the training data and this code only, whatever the training params.
-SEED = 24
-
 
 def _run(root: Path) -> None:
     start = time.perf_counter()
     train = load_split(root / paths.TRAIN_NPZ)
-    data = to_bytes(fit_on_training(train.images, train.labels, len(CLASS_NAMES), SEED))
+    data = to_bytes(fit_on_training(train.images, train.labels, len(CLASS_NAMES)))
     write_bytes(root / paths.OOD_PROFILE, data)
     print(
         f"profile: {root / paths.OOD_PROFILE} ({len(data):,} bytes) fitted in "
