@@ -20,7 +20,6 @@ from fmnist.pipeline.training.backend import keras, tf
 
 ops = keras.ops
 _TINY = 1e-6
-_SIDE = 28
 
 
 def _f32(array) -> np.ndarray:
@@ -30,7 +29,8 @@ def _f32(array) -> np.ndarray:
 def _class_models(models: tuple[Gaussians, ...]) -> dict[str, np.ndarray]:
     """The class models laid out as fmnist.ood.score lays one out, side by side for one matrix
     product: every model's axes, then every model's means (float32 constants)."""
-    parts: dict[str, list] = {key: [] for key in ("axes", "means", "shift", "weights", "const")}
+    keys = ("axes", "means", "shift", "weights", "const", "noise")
+    parts: dict[str, list] = {key: [] for key in keys}
     for gaussians in models:
         bases = gaussians.bases.astype(np.float64)
         means = gaussians.means.astype(np.float64)
@@ -41,7 +41,7 @@ def _class_models(models: tuple[Gaussians, ...]) -> dict[str, np.ndarray]:
         parts["shift"].append(np.einsum("cd,cdk->ck", means, bases))
         parts["weights"].append(1.0 / gaussians.eigenvalues - 1.0 / noise[:, None])
         parts["const"].append(np.sum(means * means, axis=1) / noise + gaussians.logdet)
-        parts["noise"] = [*parts.get("noise", []), 1.0 / noise]
+        parts["noise"].append(1.0 / noise)
     return {
         "matrix": _f32(np.concatenate(parts["axes"] + parts["means"], axis=1)),
         **{key: _f32(np.stack(parts[key])) for key in ("shift", "weights", "const", "noise")},
