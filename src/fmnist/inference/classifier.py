@@ -165,11 +165,13 @@ def _describe(detail: dict) -> str:
     return f"{np.dtype(detail['dtype']).name} {shape}"
 
 
-def _signature(interpreter: Interpreter, key: str) -> Signature:
-    runner = interpreter.get_signature_runner(key)
+def _signature(runner) -> tuple[Signature, dict[str, str]]:
+    """A signature runner's subgraph, input and outputs, and its outputs described."""
     (given,) = runner.get_input_details().values()
-    outputs = {name: detail["index"] for name, detail in runner.get_output_details().items()}
-    return Signature(runner._subgraph_index, given["index"], outputs)
+    details = runner.get_output_details()
+    outputs = {name: detail["index"] for name, detail in details.items()}
+    described = {name: _describe(detail) for name, detail in details.items()}
+    return Signature(runner._subgraph_index, given["index"], outputs), described
 
 
 def _signatures(path: str | Path, interpreter: Interpreter) -> dict[str, Signature]:
@@ -193,12 +195,9 @@ def _signatures(path: str | Path, interpreter: Interpreter) -> dict[str, Signatu
     want = {LOGITS: want_logits}
     want |= {name: f"{'float32' if 'score' in name else 'int32'} [-1]" for name in FLAG_OUTPUTS}
     if sorted(keys) == sorted((EVERYTHING, LOGITS_ONLY)):
-        found = {key: _signature(interpreter, key) for key in keys}
-        everything = interpreter.get_signature_runner(EVERYTHING).get_output_details()
-        alone = interpreter.get_signature_runner(LOGITS_ONLY).get_output_details()
-        got = {name: _describe(detail) for name, detail in everything.items()}
-        if got == want and {n: _describe(d) for n, d in alone.items()} == {LOGITS: want_logits}:
-            return found
+        found = {key: _signature(interpreter.get_signature_runner(key)) for key in keys}
+        if found[EVERYTHING][1] == want and found[LOGITS_ONLY][1] == {LOGITS: want_logits}:
+            return {key: signature for key, (signature, _) in found.items()}
     listed = ", ".join(keys) or "none"
     raise ModelError(
         f"{path}: signatures {listed}; expected logits of 10 classes alone, or "

@@ -79,7 +79,7 @@ def read_profile(path: Path) -> bytes:
 
 
 def from_bytes(data: bytes) -> Profile:
-    """The profile in `data`, every shape and limit checked."""
+    """The profile in `data`, every shape checked."""
     try:
         if not data.startswith(MAGIC):
             raise ValueError("not an fmnist-ood/2 profile")

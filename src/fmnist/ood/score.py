@@ -49,7 +49,7 @@ class Assessment:
 
 
 @dataclass(frozen=True)
-class _Prepared:
+class Prepared:
     """A class model laid out for one matrix product per batch, in float64."""
 
     weights: np.ndarray  # (784, classes * (k + 1)): every class's axes, then every mean
@@ -59,14 +59,16 @@ class _Prepared:
     noise: np.ndarray
 
 
-@lru_cache(maxsize=4)  # a server keeps the current model's; reloads replace it
-def _prepare(gaussians: Gaussians) -> _Prepared:
+@lru_cache(maxsize=4)  # fitting and checking score the same profile many times
+def prepare(gaussians: Gaussians) -> Prepared:
+    """The class models as the likelihood's matrix product wants them (here and in the graph
+    train builds, fmnist.pipeline.training.flag_graph)."""
     bases = gaussians.bases.astype(np.float64)
     means = gaussians.means.astype(np.float64)
     noise = gaussians.noise.astype(np.float64)
     classes, _, k = bases.shape
     axes = bases.transpose(1, 0, 2).reshape(PIXELS, classes * k)
-    return _Prepared(
+    return Prepared(
         weights=np.concatenate([axes, means.T], axis=1),
         shift=np.einsum("cd,cdk->ck", means, bases),
         axis_weights=1.0 / gaussians.eigenvalues.astype(np.float64) - 1.0 / noise[:, None],
@@ -82,7 +84,7 @@ def negative_log_likelihood(
     row's squared length -> (N,). With z the coordinates on a class's axes, it is
     sum z^2/eigenvalue + |x - m - Vz|^2/noise + logdet, and |x - m - Vz|^2 = |x - m|^2 - |z|^2:
     one matrix product per batch, the 784-wide difference never formed per class."""
-    model = _prepare(gaussians)
+    model = prepare(gaussians)
     classes, k = model.shift.shape
     product = flat @ model.weights
     z = product[:, : classes * k].reshape(len(flat), classes, k) - model.shift

@@ -107,13 +107,15 @@ GNOME = Source(
 SOURCES = (FONT_AWESOME, FONT_AWESOME_NAMES, SYMBOLA, MATERIAL, MATERIAL_NAMES, EMOJI, TANGO, GNOME)
 
 
-def _pictures(folder: Path) -> list[Path]:
-    """A theme folder's PNG files, sorted, one per distinct content (themes link aliases)."""
+@lru_cache(maxsize=4)  # the check and the set read a theme once
+def _pictures(folder: Path) -> tuple[tuple[Path, bytes], ...]:
+    """A theme folder's PNG files with their SHA-256, sorted, one per distinct content (themes
+    link aliases)."""
     found: dict[bytes, Path] = {}
     for path in sorted(folder.rglob("*.png")):
         if not _CLOTHING_NAME.search(path.stem):
             found.setdefault(hashlib.sha256(path.read_bytes()).digest(), path)
-    return sorted(found.values())
+    return tuple(sorted((path, content) for content, path in found.items()))
 
 
 def digest(path: Path) -> str:
@@ -121,9 +123,9 @@ def digest(path: Path) -> str:
     if path.is_file():
         return hashlib.sha256(path.read_bytes()).hexdigest()
     total = hashlib.sha256()
-    for picture in _pictures(path):
+    for picture, content in _pictures(path):
         total.update(f"{picture.relative_to(path)}\n".encode())
-        total.update(hashlib.sha256(picture.read_bytes()).digest())
+        total.update(content)
     return total.hexdigest()
 
 
@@ -201,7 +203,8 @@ def _font_pictures(font_source: Source, names_source: Source | None, prefix: str
 def _theme_pictures(source: Source):
     """(uint8 gray pictures) of a theme's icons, transparency on white, a seeded sample."""
     pictures = []
-    for path in _sample(_pictures(checked(source)), np.random.default_rng(_SAMPLE_SEED)):
+    paths = [path for path, _ in _pictures(checked(source))]
+    for path in _sample(paths, np.random.default_rng(_SAMPLE_SEED)):
         with Image.open(path) as icon:
             icon.load()
             pictures.append(np.round(255 * to_unit_gray(icon)).astype(np.uint8))

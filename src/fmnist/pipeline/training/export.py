@@ -71,19 +71,17 @@ def convert(model: keras.Model, plain: keras.Model | None = None) -> bytes:
             return tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=keys).convert()
 
 
-def seal(data: bytes, extra: dict[str, bytes] | None = None) -> bytes:
-    """Add metadata buffers (`extra`, then fmnist_sha256) to a .tflite and fill in the file's
-    digest, which covers them all."""
+def seal(data: bytes) -> bytes:
+    """Add the metadata buffer fmnist_sha256 to a .tflite and fill in the file's digest, which
+    covers every byte."""
     model = schema.ModelT.InitFromPackedBuf(data, 0)
-    entries = [*(extra or {}).items(), (SEAL_NAME, SEAL_MARKER + bytes(DIGEST_SIZE))]
-    for name, content in entries:
-        buffer = schema.BufferT()
-        buffer.data = np.frombuffer(content, np.uint8)
-        model.buffers.append(buffer)
-        metadata = schema.MetadataT()
-        metadata.name, metadata.buffer = name, len(model.buffers) - 1
-        model.metadata = [*(model.metadata or []), metadata]
-    builder = flatbuffers.Builder(len(data) + sum(map(len, (extra or {}).values())) + 1024)
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(SEAL_MARKER + bytes(DIGEST_SIZE), np.uint8)
+    model.buffers.append(buffer)
+    metadata = schema.MetadataT()
+    metadata.name, metadata.buffer = SEAL_NAME, len(model.buffers) - 1
+    model.metadata = [*(model.metadata or []), metadata]
+    builder = flatbuffers.Builder(len(data) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     sealed = bytearray(builder.Output())
     position = seal_position(bytes(sealed))

@@ -14,7 +14,7 @@ import numpy as np
 
 from fmnist.decoding import OBJECT_THRESHOLD
 from fmnist.ood.profile_format import PIXELS, Gaussians
-from fmnist.ood.score import KIND_OUTPUTS
+from fmnist.ood.score import KIND_OUTPUTS, prepare
 from fmnist.pipeline.ood.semantic import Flag, coefficients
 from fmnist.pipeline.training.backend import keras, tf
 
@@ -27,24 +27,21 @@ def _f32(array) -> np.ndarray:
 
 
 def _class_models(models: tuple[Gaussians, ...]) -> dict[str, np.ndarray]:
-    """The class models laid out as fmnist.ood.score lays one out, side by side for one matrix
-    product: every model's axes, then every model's means (float32 constants)."""
-    keys = ("axes", "means", "shift", "weights", "const", "noise")
-    parts: dict[str, list] = {key: [] for key in keys}
-    for gaussians in models:
-        bases = gaussians.bases.astype(np.float64)
-        means = gaussians.means.astype(np.float64)
-        noise = gaussians.noise.astype(np.float64)
-        classes, _, k = bases.shape
-        parts["axes"].append(bases.transpose(1, 0, 2).reshape(PIXELS, classes * k))
-        parts["means"].append(means.T)
-        parts["shift"].append(np.einsum("cd,cdk->ck", means, bases))
-        parts["weights"].append(1.0 / gaussians.eigenvalues - 1.0 / noise[:, None])
-        parts["const"].append(np.sum(means * means, axis=1) / noise + gaussians.logdet)
-        parts["noise"].append(1.0 / noise)
+    """The class models as fmnist.ood.score prepares them, side by side for one matrix product:
+    every model's axes, then every model's means (float32 constants)."""
+    prepared = [prepare(gaussians) for gaussians in models]
+    axes = [p.weights[:, : p.shift.size] for p in prepared]
+    means = [p.weights[:, p.shift.size :] for p in prepared]
+    # 1/eigenvalue in float32, as the shipped files have it (score's is float64 throughout: the
+    # last bit of a few constants would differ, and with it the model's bytes).
+    pairs = zip(models, prepared, strict=True)
+    weights = [1.0 / g.eigenvalues - 1.0 / p.noise[:, None] for g, p in pairs]
     return {
-        "matrix": _f32(np.concatenate(parts["axes"] + parts["means"], axis=1)),
-        **{key: _f32(np.stack(parts[key])) for key in ("shift", "weights", "const", "noise")},
+        "matrix": _f32(np.concatenate(axes + means, axis=1)),
+        "shift": _f32(np.stack([p.shift for p in prepared])),
+        "weights": _f32(np.stack(weights)),
+        "const": _f32(np.stack([p.constant for p in prepared])),
+        "noise": _f32(np.stack([1.0 / p.noise for p in prepared])),
     }
 
 
