@@ -90,7 +90,7 @@ def main(name: str, overrides_json: str) -> None:
         "fit_s_60k": round(fit_s * 60_000 / len(train.labels), 1),
         "val_last": curve[-1],
         "val_best": max(curve),
-        "val_flip_averaged": accuracy(shipped_model(model, None, True), validation),
+        "val_flip_averaged": accuracy(shipped_model(model, None, True, 1.0), validation),
         "val_curve": curve,
     }
     with RESULTS.open("a") as out:

@@ -141,6 +141,11 @@ def profile(request, real_train, tmp_path_factory) -> bytes:
     return (shared / "ood_profile.bin").read_bytes()
 
 
+# The trained fixture's temperature: set, not fitted (train fits it on a twin:
+# tests/pipeline/training/test_temperature.py), so tests can hold the probabilities to it.
+TEMPERATURE = 1.25
+
+
 @pytest.fixture(scope="session")
 def trained(real_train, real_test, profile, tmp_path_factory):
     """A real model: one epoch on the real training set, saved and exported as train does.
@@ -160,7 +165,7 @@ def trained(real_train, real_test, profile, tmp_path_factory):
     folder = tmp_path_factory.mktemp("model")
     save_model(model, folder / "model.keras")
     tflite = export_with_flag(
-        model, from_bytes(profile), real_train.images, real_test.images[:1000], False
+        model, from_bytes(profile), real_train.images, real_test.images[:1000], False, TEMPERATURE
     )
     (folder / "model.tflite").write_bytes(tflite)
     return model, folder / "model.tflite"

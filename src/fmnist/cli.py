@@ -11,7 +11,7 @@ from pathlib import Path
 from fmnist.core import paths
 from fmnist.core.errors import FmnistError, run_stage
 from fmnist.decoding import STDIN_NAME, expand, load_input, read_stdin
-from fmnist.inference.classifier import LOGITS, load_classifier, softmax, top_classes
+from fmnist.inference.classifier import load_classifier, probabilities_of, top_classes
 from fmnist.ood.score import describe, from_outputs
 from fmnist.serve import options
 
@@ -78,7 +78,7 @@ def predict(inputs: list[Path], model_path: Path, as_json: bool) -> int:
             classifier = load_classifier(model_path)
             for path, (images, kind) in loaded:
                 outputs = classifier.run(images)
-                probabilities = softmax(outputs[LOGITS])
+                probabilities = probabilities_of(outputs)
                 verdict = from_outputs(outputs, kind)
                 for index, row in enumerate(probabilities):
                     results.append(

@@ -34,6 +34,7 @@ STAGE_OUTPUTS = (
     "reports/confusion.json",
     "reports/per_class.json",
     "reports/reliability.json",
+    "reports/reliability_uncalibrated.json",
     "reports/figures/reliability.png",
     "reports/figures/samples.png",
     "reports/figures/mistakes.png",

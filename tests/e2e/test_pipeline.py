@@ -83,7 +83,8 @@ def test_metrics_diff_lists_the_headline_figures_before_the_per_class_report(pro
     rows = dvc(project, "metrics", "diff").stdout.splitlines()[1:]  # after the header
     evaluate = [row.split()[1] for row in rows if row.startswith("metrics/evaluate.json")]
     headline = ["accuracy_gap", "calibration.confidence_right", "calibration.confidence_wrong"]
-    headline += ["calibration.ece", "test_accuracy", "test_loss", "train_accuracy", "train_loss"]
+    headline += ["calibration.ece", "calibration.ece_before_temperature"]
+    headline += ["test_accuracy", "test_loss", "train_accuracy", "train_loss"]
     assert evaluate[: len(headline)] == headline
     # The flag's figures: clothing flagged (2 kinds), then AUROC, FPR and share flagged per set.
     flag = [key for key in evaluate if key.startswith("unlike_fashion_mnist.")]

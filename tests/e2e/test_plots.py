@@ -44,8 +44,9 @@ const originalError = console.error;
 console.error = (...args) => { reportError(args.join(" ")); originalError(...args); };
 </script>"""
 
-# accuracy and loss curves, confusion matrix, F1 by class, reliability, predict confidence
-VEGA_PLOTS = 6
+# accuracy and loss curves, confusion matrix, F1 by class, reliability with the temperature and
+# before it, predict confidence
+VEGA_PLOTS = 7
 IMAGES = {"samples.png", "mistakes.png", "confusion.png", "reliability.png"}
 
 

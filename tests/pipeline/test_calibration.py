@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fmnist.pipeline.calibration import calibration, expected_calibration_error, reliability
+from fmnist.pipeline.calibration import (
+    calibration,
+    cross_entropy,
+    expected_calibration_error,
+    fit_temperature,
+    reliability,
+)
 
 
 def test_bins_are_lower_exclusive_upper_inclusive_and_cover_zero():
@@ -38,3 +44,37 @@ def test_a_calibrated_model_has_a_small_ece():
     confidence = rng.uniform(0.1, 1.0, 200_000)
     correct = rng.uniform(size=confidence.size) < confidence  # right as often as it says
     assert expected_calibration_error(reliability(confidence, correct)) < 0.01
+
+
+def labelled_at(temperature: float, images: int = 50_000) -> tuple[np.ndarray, np.ndarray]:
+    """Logits, and labels drawn from softmax(logits / temperature): that temperature is the
+    one the data calibrate to."""
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 3, (images, 10))
+    scaled = np.exp(logits / temperature)
+    cumulative = np.cumsum(scaled / scaled.sum(axis=1, keepdims=True), axis=1)
+    labels = (rng.random((images, 1)) > cumulative).sum(axis=1).clip(0, 9)
+    return logits, labels
+
+
+@pytest.mark.parametrize("temperature", [0.6, 1.0, 1.3, 4.0])
+def test_the_fitted_temperature_is_the_one_the_labels_were_drawn_at(temperature):
+    logits, labels = labelled_at(temperature)
+    fitted = fit_temperature(logits, labels)
+    assert fitted == pytest.approx(temperature, rel=0.03)
+    assert fitted == round(fitted, 3)  # three decimals: a constant stable across CPUs
+    # The cross-entropy is lowest there: a step either side costs.
+    for other in (fitted * 0.9, fitted * 1.1):
+        assert cross_entropy(logits, labels, other) > cross_entropy(logits, labels, fitted)
+
+
+def test_a_temperature_scales_with_the_logits():
+    logits, labels = labelled_at(1.3)
+    assert fit_temperature(2 * logits, labels) == pytest.approx(
+        2 * fit_temperature(logits, labels), abs=0.002
+    )
+
+
+def test_no_images_no_temperature():
+    with pytest.raises(ValueError, match="at least one held-out image"):
+        fit_temperature(np.zeros((0, 10)), np.zeros(0, int))

@@ -165,7 +165,9 @@ def test_classification_is_top_k_value_index_label_best_first():
 def test_response_holds_json_and_binary_outputs_in_order():
     logits = np.arange(20, dtype=np.float32).reshape(2, 10)
     outputs = (Output("logits", True), Output("probabilities", False, 2))
-    body, headers = encode_infer(InferRequest("7", IMAGES, outputs), "fmnist", "abc", logits, None)
+    body, headers = encode_infer(
+        InferRequest("7", IMAGES, outputs), "fmnist", "abc", {"logits": logits}, None
+    )
     header_size = int(headers["inference-header-content-length"])
     header = orjson.loads(body[:header_size])
     assert header["model_name"] == "fmnist" and header["model_version"] == "abc"
@@ -180,7 +182,9 @@ def test_response_holds_json_and_binary_outputs_in_order():
 def test_bytes_outputs_are_length_prefixed_in_binary():
     logits = np.eye(10, dtype=np.float32)[:1]
     outputs = (Output("logits", True, 1),)
-    body, headers = encode_infer(InferRequest(None, IMAGES[:1], outputs), "m", "v", logits, None)
+    body, headers = encode_infer(
+        InferRequest(None, IMAGES[:1], outputs), "m", "v", {"logits": logits}, None
+    )
     raw = body[int(headers["inference-header-content-length"]) :]
     (length,) = struct.unpack("<I", raw[:4])
     assert raw[4:] == b"1:0:T-shirt/top" and length == len(raw) - 4
@@ -190,7 +194,11 @@ def test_bytes_outputs_are_length_prefixed_in_binary():
 def test_json_only_response_has_no_header_length():
     logits = np.zeros((1, 10), np.float32)
     body, headers = encode_infer(
-        InferRequest(None, IMAGES[:1], (Output("logits", False),)), "m", "v", logits, None
+        InferRequest(None, IMAGES[:1], (Output("logits", False),)),
+        "m",
+        "v",
+        {"logits": logits},
+        None,
     )
     assert headers == {"content-type": "application/json"}
     assert orjson.loads(body)["outputs"][0]["data"] == [0.0] * 10
@@ -199,7 +207,9 @@ def test_json_only_response_has_no_header_length():
 def test_the_ood_score_comes_by_default_and_only_where_the_model_has_the_flag():
     logits, scores = np.zeros((2, 10), np.float32), np.array([0.5, 3.0])
     defaults = parse(request()).outputs
-    body, _ = encode_infer(InferRequest(None, IMAGES, defaults), "m", "v", logits, scores)
+    body, _ = encode_infer(
+        InferRequest(None, IMAGES, defaults), "m", "v", {"logits": logits}, scores
+    )
     outputs = {o["name"]: o for o in orjson.loads(body)["outputs"]}
     assert outputs["ood_score"] == {
         "name": "ood_score",
@@ -207,13 +217,13 @@ def test_the_ood_score_comes_by_default_and_only_where_the_model_has_the_flag():
         "shape": [2],
         "data": [0.5, 3.0],
     }
-    body, _ = encode_infer(InferRequest(None, IMAGES, defaults), "m", "v", logits, None)
+    body, _ = encode_infer(InferRequest(None, IMAGES, defaults), "m", "v", {"logits": logits}, None)
     assert [o["name"] for o in orjson.loads(body)["outputs"]] == ["logits", "probabilities"]
     asked = parse(request(outputs=[{"name": "ood_score"}])).outputs
     with pytest.raises(
         ProtocolError, match=r"^ood_score: this model was exported without the flag$"
     ):
-        encode_infer(InferRequest(None, IMAGES, asked), "m", "v", logits, None)
+        encode_infer(InferRequest(None, IMAGES, asked), "m", "v", {"logits": logits}, None)
 
 
 def test_classification_of_the_ood_score_is_refused():
@@ -227,6 +237,19 @@ def test_a_score_that_is_not_a_finite_fp32_is_sent_as_fp32s_largest():
     large that the checks overflow) goes out as FP32's largest value, flagged."""
     logits, scores = np.zeros((3, 10), np.float32), np.array([np.inf, np.nan, 1e39])
     asked = parse(request(outputs=[{"name": "ood_score"}])).outputs
-    body, _ = encode_infer(InferRequest(None, IMAGES, asked), "m", "v", logits, scores)
+    body, _ = encode_infer(InferRequest(None, IMAGES, asked), "m", "v", {"logits": logits}, scores)
     sent = np.float32(orjson.loads(body)["outputs"][0]["data"])
     assert (sent == np.finfo(np.float32).max).all()
+
+
+def test_probabilities_are_the_models_own_where_it_computes_them():
+    """An export with a temperature computes its probabilities in the graph: those are sent, not
+    a softmax of the logits; a model of logits alone gets their plain softmax."""
+    logits = np.zeros((1, 10), np.float32)
+    computed = np.eye(10, dtype=np.float32)[[4]]
+    asked = (Output("probabilities", False),)
+    request = InferRequest(None, IMAGES[:1], asked)
+    body, _ = encode_infer(request, "m", "v", {"logits": logits, "probabilities": computed}, None)
+    assert orjson.loads(body)["outputs"][0]["data"] == computed.ravel().tolist()
+    body, _ = encode_infer(request, "m", "v", {"logits": logits}, None)
+    assert orjson.loads(body)["outputs"][0]["data"] == pytest.approx([0.1] * 10)

@@ -36,7 +36,8 @@ PREDICT_METRICS = Path("metrics/predict.json")
 PREDICTIONS = Path("reports/predictions.json")
 CONFUSION = Path("reports/confusion.json")
 PER_CLASS = Path("reports/per_class.json")
-RELIABILITY = Path("reports/reliability.json")
+RELIABILITY = Path("reports/reliability.json")  # the shipped, calibrated probabilities
+RELIABILITY_UNCALIBRATED = Path("reports/reliability_uncalibrated.json")  # softmax of the logits
 FIGURES_DIR = Path("reports/figures")
 
 # Where a user points the pipeline at their own copy of the data: a directory or a base URL.

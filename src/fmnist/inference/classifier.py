@@ -83,6 +83,8 @@ def _threads() -> int:
 # The outputs of an export with the flag (fmnist.ood.score), beside the logits.
 FLAG_OUTPUTS = tuple(name for names in KIND_OUTPUTS.values() for name in names)
 LOGITS = "logits"
+# softmax(logits / T), T fitted on held-out images at training (fmnist.pipeline.calibration).
+PROBABILITIES = "probabilities"
 # An export with the flag has two signatures on the same weights: every output, and the logits
 # alone (a request that wants no flag does not pay for it).
 EVERYTHING, LOGITS_ONLY = "serving_default", "logits"
@@ -155,6 +157,10 @@ class Classifier:
         """Logits in float32."""
         return self.run(images, flag=False)[LOGITS]
 
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        """The calibrated class probabilities (probabilities_of), in float64."""
+        return probabilities_of(self.run(images, flag=False))
+
     def assess(self, images: np.ndarray, kind: str) -> Assessment | None:
         """The flag's verdict on images of `kind`, or None for an export without the flag."""
         return from_outputs(self.run(images), kind)
@@ -175,8 +181,9 @@ def _signature(runner) -> tuple[Signature, dict[str, str]]:
 
 
 def _signatures(path: str | Path, interpreter: Interpreter) -> dict[str, Signature]:
-    """The signatures, checked: one with the logits alone (whatever its name), or ours: every
-    output (the logits and the flag's four) and the logits alone."""
+    """The signatures, checked: one with the logits alone (whatever its name), one with the
+    logits and probabilities (an export without the flag), or ours: every output (those two and
+    the flag's four) and those two alone."""
     want_in = f"float32 [-1, {IMAGE_SHAPE[0]}, {IMAGE_SHAPE[1]}]"
     want_logits = "float32 [-1, 10]"
     inputs = interpreter.get_input_details()
@@ -192,16 +199,21 @@ def _signatures(path: str | Path, interpreter: Interpreter) -> dict[str, Signatu
         index = next(iter(details))
         signature = Signature(0, inputs[0]["index"], {LOGITS: index})
         return {EVERYTHING: signature, LOGITS_ONLY: signature}
-    want = {LOGITS: want_logits}
-    want |= {name: f"{'float32' if 'score' in name else 'int32'} [-1]" for name in FLAG_OUTPUTS}
-    if sorted(keys) == sorted((EVERYTHING, LOGITS_ONLY)):
-        found = {key: _signature(interpreter.get_signature_runner(key)) for key in keys}
-        if found[EVERYTHING][1] == want and found[LOGITS_ONLY][1] == {LOGITS: want_logits}:
-            return {key: signature for key, (signature, _) in found.items()}
+    plain = {LOGITS: want_logits, PROBABILITIES: want_logits}
+    flagged = plain | {
+        name: f"{'float32' if 'score' in name else 'int32'} [-1]" for name in FLAG_OUTPUTS
+    }
+    found = {key: _signature(interpreter.get_signature_runner(key)) for key in keys}
+    if len(keys) == 1 and found[keys[0]][1] == plain:
+        return {EVERYTHING: found[keys[0]][0], LOGITS_ONLY: found[keys[0]][0]}
+    ours = sorted(keys) == sorted((EVERYTHING, LOGITS_ONLY))
+    if ours and found[EVERYTHING][1] == flagged and found[LOGITS_ONLY][1] == plain:
+        return {key: signature for key, (signature, _) in found.items()}
     listed = ", ".join(keys) or "none"
     raise ModelError(
         f"{path}: signatures {listed}; expected logits of 10 classes alone, or "
-        f"{EVERYTHING} (logits, {', '.join(FLAG_OUTPUTS)}) and {LOGITS_ONLY}"
+        f"{EVERYTHING} (logits, probabilities, {', '.join(FLAG_OUTPUTS)}) and {LOGITS_ONLY} "
+        "(logits, probabilities)"
     )
 
 
@@ -248,6 +260,14 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def probabilities_of(outputs: dict[str, np.ndarray]) -> np.ndarray:
+    """The probabilities an export computes (softmax of its logits over the temperature fitted
+    at training), or for a model of logits alone their plain softmax; float64."""
+    if PROBABILITIES in outputs:
+        return outputs[PROBABILITIES].astype(np.float64)
+    return softmax(outputs[LOGITS])
 
 
 def top_classes(probabilities: np.ndarray, count: int = 3) -> list[dict]:

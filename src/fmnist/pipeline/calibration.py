@@ -4,13 +4,43 @@ calibration error, and the mean confidence of right and wrong answers. Pure func
 Confidence is the top class's softmax probability. Bins are equal-width over [0, 1], 15 of them
 as in Guo et al. (2017), "On Calibration of Modern Neural Networks", whose ECE this is: the
 share of images in each bin times the gap between its accuracy and its mean confidence.
+
+The temperature T that the shipped probabilities use, softmax(logits / T), is the one of Guo et
+al. too: the T that minimises the cross-entropy of images the network did not train on.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import minimize_scalar
 
 BINS = 15
+# Temperatures are searched between e^-3 and e^3 (0.05 to 20: measured 0.66 to 1.27) and kept to
+# three decimals, so that a last-bit difference in the logits between CPUs cannot change the
+# shipped graph's constant, and with it model.tflite's bytes.
+LOG_TEMPERATURE_RANGE = (-3.0, 3.0)
+TEMPERATURE_DECIMALS = 3
+
+
+def cross_entropy(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
+    """The mean cross-entropy of softmax(logits / temperature) against the labels, in float64."""
+    scaled = logits.astype(np.float64) / temperature
+    scaled -= scaled.max(axis=1, keepdims=True)
+    log_total = np.log(np.exp(scaled).sum(axis=1))
+    return float(np.mean(log_total - scaled[np.arange(len(labels)), labels]))
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature that minimises the cross-entropy of `logits` (held out of training)."""
+    if not len(labels):
+        raise ValueError("a temperature needs at least one held-out image")
+    found = minimize_scalar(
+        lambda log_t: cross_entropy(logits, labels, float(np.exp(log_t))),
+        bounds=LOG_TEMPERATURE_RANGE,
+        method="bounded",
+        options={"xatol": 1e-6},
+    )
+    return round(float(np.exp(found.x)), TEMPERATURE_DECIMALS)
 
 
 def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = BINS) -> list[dict]:

@@ -83,30 +83,34 @@ def confusion_heatmap(matrix: np.ndarray) -> Figure:
     return figure
 
 
-def reliability_diagram(rows: list[dict], ece: float) -> Figure:
-    """Accuracy per confidence bin, outlined by the bin's mean confidence: where the outline
-    stands above the bar the model is over-confident there."""
-    figure = Figure(figsize=(6, 6))
-    axes = figure.add_subplot()
-    filled = [row for row in rows if row["count"]]
-    width = rows[0]["upper"] - rows[0]["lower"]
-    centres = [(row["lower"] + row["upper"]) / 2 for row in filled]
-    axes.bar(centres, [row["accuracy"] for row in filled], width=width * 0.9, label="accuracy")
-    axes.bar(
-        centres,
-        [row["confidence"] for row in filled],
-        width=width * 0.9,
-        fill=False,
-        edgecolor="tab:red",
-        label="mean confidence",
-    )
-    axes.plot([0, 1], [0, 1], "--", color="grey", linewidth=1, label="perfect calibration")
-    axes.set_xlim(0, 1)
-    axes.set_ylim(0, 1)
-    axes.set_xlabel("confidence (top class's probability)")
-    axes.set_ylabel("accuracy")
-    axes.set_title(f"Reliability on the test set: ECE {ece:.4f} ({len(rows)} bins)")
-    axes.legend(loc="upper left")
+def reliability_diagram(panels: list[tuple[str, list[dict], float]]) -> Figure:
+    """One panel per (title, reliability rows, ECE), side by side: accuracy per confidence bin,
+    outlined by the bin's mean confidence. Where the outline stands above the bar the model is
+    over-confident there."""
+    figure = Figure(figsize=(6 * len(panels), 6))
+    for number, (title, rows, ece) in enumerate(panels):
+        axes = figure.add_subplot(1, len(panels), number + 1)
+        filled = [row for row in rows if row["count"]]
+        width = rows[0]["upper"] - rows[0]["lower"]
+        centres = [(row["lower"] + row["upper"]) / 2 for row in filled]
+        accuracy = [row["accuracy"] for row in filled]
+        axes.bar(centres, accuracy, width=width * 0.9, label="accuracy")
+        axes.bar(
+            centres,
+            [row["confidence"] for row in filled],
+            width=width * 0.9,
+            fill=False,
+            edgecolor="tab:red",
+            label="mean confidence",
+        )
+        axes.plot([0, 1], [0, 1], "--", color="grey", linewidth=1, label="perfect calibration")
+        axes.set_xlim(0, 1)
+        axes.set_ylim(0, 1)
+        axes.set_xlabel("confidence (top class's probability)")
+        axes.set_ylabel("accuracy")
+        axes.set_title(f"{title}: ECE {ece:.4f} ({len(rows)} bins)")
+        axes.legend(loc="upper left")
+    figure.suptitle("Reliability on the test set")
     figure.tight_layout()
     return figure
 

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from fmnist.decoding import decode
-from fmnist.inference.classifier import LOGITS, softmax, top_classes
+from fmnist.inference.classifier import LOGITS, probabilities_of, top_classes
 from fmnist.ood.score import describe, from_outputs
 from fmnist.serve import protocol
 from fmnist.serve.served_model import ServedModel
@@ -144,7 +144,7 @@ def _run(parsed: protocol.InferRequest, name: str, model: ServedModel) -> tuple[
     outputs = _outputs(model, parsed.images, wanted)
     verdict = from_outputs(outputs, "tensor") if wanted else None
     scores = verdict.score if verdict is not None else None
-    return protocol.encode_infer(parsed, name, model.version, outputs[LOGITS], scores)
+    return protocol.encode_infer(parsed, name, model.version, outputs, scores)
 
 
 async def classify(request: Request) -> Response:
@@ -154,7 +154,7 @@ async def classify(request: Request) -> Response:
     async with service.admitted(request) as (body, _), service.decoders:
         images, kind = await anyio.to_thread.run_sync(decode, BytesIO(body), UPLOAD_NAME)
     outputs = _outputs(model, images[:1], True)
-    probabilities = softmax(outputs[LOGITS])
+    probabilities = probabilities_of(outputs)
     verdict = from_outputs(outputs, kind)
     service.metrics.images.inc(len(images))
     first = (images[0] * 255).round().astype("uint8")

@@ -15,10 +15,9 @@ import numpy as np
 import orjson
 
 from fmnist.core.dataset import CLASS_NAMES, IMAGE_SHAPE
-from fmnist.inference.classifier import softmax
+from fmnist.inference.classifier import LOGITS, PROBABILITIES, probabilities_of
 
 INPUT = "images"
-LOGITS, PROBABILITIES = "logits", "probabilities"
 # One number per image from fmnist.ood: above 1, the image does not look like Fashion-MNIST.
 OOD_SCORE = "ood_score"
 _FP32_MAX = float(np.finfo(np.float32).max)
@@ -256,11 +255,12 @@ def encode_infer(
     request: InferRequest,
     model_name: str,
     version: str,
-    logits: np.ndarray,
+    computed: dict[str, np.ndarray],
     ood_scores: np.ndarray | None,
 ) -> tuple[bytes, dict[str, str]]:
-    """The response body and its headers: JSON, then the binary outputs in the same order.
-    `ood_scores` None: a model exported without the flag, so no ood_score unless asked (400)."""
+    """The response body and its headers: JSON, then the binary outputs in the same order, from
+    the model's `computed` outputs (Classifier.run's). `ood_scores` None: a model exported
+    without the flag, so no ood_score unless asked (400)."""
     outputs, buffers = [], []
     for output in request.outputs:
         if output.name == OOD_SCORE:
@@ -273,7 +273,8 @@ def encode_infer(
             finite = np.nan_to_num(ood_scores.astype(np.float64), nan=_FP32_MAX, posinf=_FP32_MAX)
             tensor = np.minimum(finite, _FP32_MAX).astype(np.float32)
         else:
-            tensor = logits if output.name == LOGITS else softmax(logits).astype(np.float32)
+            tensor = computed[LOGITS] if output.name == LOGITS else probabilities_of(computed)
+        tensor = tensor.astype(np.float32, copy=False)
         if output.classes:
             rows = classification(tensor, output.classes)
             entry = {"name": output.name, "datatype": "BYTES", "shape": [len(rows), output.classes]}

@@ -95,6 +95,12 @@ def test_evaluate_scores_the_model_it_is_given(project, capsys):
     assert [cell["predicted"] for cell in confusion].count("Ankle boot") == np.sum(predicted == 9)
     figures = sorted(p.name for p in (project / paths.FIGURES_DIR).iterdir())
     assert figures == ["confusion.png", "mistakes.png", "reliability.png", "samples.png"]
+    assert sorted(metrics["calibration"]) == [
+        "confidence_right",
+        "confidence_wrong",
+        "ece",
+        "ece_before_temperature",
+    ]
     assert 0 <= metrics["calibration"]["ece"] <= 1
     ood = metrics["unlike_fashion_mnist"]
     assert sorted(ood) == ["clothing_flagged", "held_back", "sets"]
@@ -111,8 +117,9 @@ def test_evaluate_scores_the_model_it_is_given(project, capsys):
     # Noise and blank frames are told apart from clothing every time; a few clothing images not.
     assert ood["sets"]["noise"]["auroc"] == 1.0 and ood["sets"]["constants"]["flagged"] == 1.0
     assert 0.0 < ood["clothing_flagged"]["tensor"] < 0.12
-    reliability = json.loads((project / paths.RELIABILITY).read_text())
-    assert sum(row["count"] for row in reliability) == TEST_IMAGES
+    for table in (paths.RELIABILITY, paths.RELIABILITY_UNCALIBRATED):
+        reliability = json.loads((project / table).read_text())
+        assert sum(row["count"] for row in reliability) == TEST_IMAGES
     first = files(project)
     assert run(evaluate, project, capsys)[0] == 0
     assert files(project) == first  # byte for byte on a rerun

@@ -8,10 +8,15 @@ import itertools
 import numpy as np
 import pytest
 
-from fmnist.inference.classifier import classifier_from_bytes, seal_digest, seal_position
+from fmnist.inference.classifier import (
+    classifier_from_bytes,
+    seal_digest,
+    seal_position,
+    softmax,
+)
 from fmnist.pipeline.params import TrainParams, load_params
 
-from ...conftest import ROOT
+from ...conftest import ROOT, TEMPERATURE
 
 TOLERANCE = 1e-4
 
@@ -119,7 +124,7 @@ def test_export_is_byte_reproducible_and_sealed(trained, real_train, real_test, 
 
     model, path = trained
     again = export_with_flag(
-        model, from_bytes(profile), real_train.images, real_test.images[:100], False
+        model, from_bytes(profile), real_train.images, real_test.images[:100], False, TEMPERATURE
     )
     assert again == path.read_bytes()
     position = seal_position(again)
@@ -146,14 +151,14 @@ def test_test_time_flip_ships_the_average_of_image_and_mirror(real_test):
     model = built(cnn_params(2, 3, True, True))
     images = real_test.images[:300]
     mirrors = images[:, :, ::-1]
-    sealed = export(shipped_model(model, None, True), images)
+    sealed = export(shipped_model(model, None, True, 1.0), images)
     got = classifier_from_bytes("averaged", sealed).logits(images)
     expected = (np.asarray(model(images)) + np.asarray(model(mirrors))) / 2
     assert np.abs(got - expected).max() <= TOLERANCE
     # Mirror-invariant by construction; the plain network is not.
     assert np.abs(classifier_from_bytes("m", sealed).logits(mirrors) - got).max() <= TOLERANCE
     assert np.abs(np.asarray(model(images)) - np.asarray(model(mirrors))).max() > 100 * TOLERANCE
-    assert export(shipped_model(model, None, True), images) == sealed  # byte-reproducible
+    assert export(shipped_model(model, None, True, 1.0), images) == sealed  # byte-reproducible
 
 
 def test_an_export_with_the_flag_also_has_the_logits_alone_on_the_same_weights(trained, real_test):
@@ -166,9 +171,33 @@ def test_an_export_with_the_flag_also_has_the_logits_alone_on_the_same_weights(t
     images = real_test.images[:200]
     alone = interpreter.get_signature_runner("logits")(images=images)
     everything = interpreter.get_signature_runner("serving_default")(images=images)
-    assert list(alone) == ["logits"]
-    assert np.array_equal(alone["logits"], everything["logits"])
+    assert sorted(alone) == ["logits", "probabilities"]
+    for name in alone:
+        assert np.array_equal(alone[name], everything[name])
     expected = np.asarray(model.predict(images, verbose=0))
     assert np.abs(alone["logits"] - expected).max() <= TOLERANCE
     # The weights once: the file is not two models.
     assert path.stat().st_size < 4 * model.count_params() + 2048 * 128 * 4 + 900_000
+
+
+def test_the_probabilities_are_the_softmax_of_the_logits_over_the_temperature(trained, real_test):
+    """In the graph, in both signatures: softmax(logits / T); a positive T never changes the
+    class, on clothing, noise, blank frames and inverted clothing alike."""
+    _, path = trained
+    classifier = classifier_from_bytes(path, path.read_bytes())
+    rng = np.random.default_rng(0)
+    images = np.concatenate(
+        [
+            real_test.images[:3000],
+            1 - real_test.images[3000:3500],
+            rng.random((300, 28, 28), np.float32),
+            np.repeat(np.linspace(0, 1, 11, dtype=np.float32), 784).reshape(11, 28, 28),
+        ]
+    )
+    for flag in (True, False):
+        outputs = classifier.run(images, flag)
+        expected = softmax(outputs["logits"] / TEMPERATURE)
+        assert np.abs(outputs["probabilities"] - expected).max() <= 1e-6
+        assert np.array_equal(outputs["probabilities"].argmax(1), outputs["logits"].argmax(1))
+    # Not the plain softmax: the temperature is there.
+    assert np.abs(outputs["probabilities"] - softmax(outputs["logits"])).max() > 0.01

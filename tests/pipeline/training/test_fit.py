@@ -12,7 +12,7 @@ from fmnist.core.dataset import Split
 from fmnist.pipeline.params import load_params
 from fmnist.pipeline.training.backend import ISA_FLAG, YNN_FLAG
 from fmnist.pipeline.training.fit import fit, make_deterministic
-from fmnist.pipeline.training.network import build_model, uses_xla
+from fmnist.pipeline.training.network import build_model, train_network
 
 from ...conftest import ROOT
 
@@ -98,17 +98,7 @@ def test_cnn_is_deterministic_and_learns(subset, batch_norm):
     """Dropout, batch-norm statistics and the schedule included: same seed, same weights."""
     runs = []
     for _ in range(2):
-        params = small_cnn(seed=5, batch_norm=batch_norm)
-        make_deterministic(params.seed)
-        model = build_model(params, len(subset.labels))
-        history = fit(
-            model,
-            subset,
-            params.epochs,
-            params.batch_size,
-            params.seed,
-            jit_compile=uses_xla(params),
-        )
+        model, history = train_network(small_cnn(seed=5, batch_norm=batch_norm), subset)
         runs.append((model.get_weights(), history))
     (first, first_history), (second, second_history) = runs
     for a, b in zip(first, second, strict=True):
@@ -162,19 +152,7 @@ def recipe_cnn(seed: int, flip: bool, label_smoothing: float):
 
 
 def train_recipe(split: Split, params):
-    make_deterministic(params.seed)
-    model = build_model(params, len(split.labels))
-    history = fit(
-        model,
-        split,
-        params.epochs,
-        params.batch_size,
-        params.seed,
-        jit_compile=uses_xla(params),
-        flip=params.flip,
-        label_smoothing=params.label_smoothing,
-    )
-    return model, history
+    return train_network(params, split)
 
 
 def test_flips_and_smoothing_are_deterministic_and_change_the_weights(subset):

@@ -12,7 +12,13 @@ from fmnist.core import paths
 from fmnist.core.atomic import write_json
 from fmnist.core.dataset import CLASS_NAMES, Split, load_images, load_split
 from fmnist.core.errors import FmnistError
-from fmnist.inference.classifier import Classifier, load_classifier, softmax
+from fmnist.inference.classifier import (
+    LOGITS,
+    Classifier,
+    load_classifier,
+    probabilities_of,
+    softmax,
+)
 from fmnist.pipeline import figures
 from fmnist.pipeline.calibration import calibration
 from fmnist.pipeline.ood.measure import ood_metrics, worst_auroc
@@ -63,11 +69,9 @@ def per_class_records(report: dict) -> list[dict]:
     ]
 
 
-def write_figures(
-    test: Split, probabilities: np.ndarray, folder: Path, reliability: list[dict], ece: float
-) -> None:
+def write_figures(test: Split, probabilities: np.ndarray, folder: Path, panels: list) -> None:
     """The PNG pictures: sample images, the most confident mistakes, the confusion heatmap,
-    the reliability diagram."""
+    the reliability diagrams (`panels`, as figures.reliability_diagram takes them)."""
     predicted = probabilities.argmax(axis=1)
     confidence = probabilities.max(axis=1)
     matrix = confusion_matrix(test.labels, predicted, labels=list(range(len(CLASS_NAMES))))
@@ -75,7 +79,18 @@ def write_figures(
     mistakes = figures.mistakes_grid(test.images, test.labels, predicted, confidence)
     figures.save_png(mistakes, folder / "mistakes.png")
     figures.save_png(figures.confusion_heatmap(matrix), folder / "confusion.png")
-    figures.save_png(figures.reliability_diagram(reliability, ece), folder / "reliability.png")
+    figures.save_png(figures.reliability_diagram(panels), folder / "reliability.png")
+
+
+def calibration_metrics(
+    probabilities: np.ndarray, test_logits: np.ndarray, labels: np.ndarray
+) -> tuple[dict, list[dict], list[dict]]:
+    """How far the shipped probabilities' confidence can be believed (ECE over 15 bins, the
+    mean confidence of right and wrong answers), beside the ECE of the logits' plain softmax,
+    before the temperature; and both reliability tables, shipped first."""
+    shipped, rows = calibration(probabilities, labels)
+    before, rows_before = calibration(softmax(test_logits), labels)
+    return shipped | {"ece_before_temperature": before["ece"]}, rows, rows_before
 
 
 def evaluate(test: Split, test_logits: np.ndarray, train: Split, train_logits: np.ndarray) -> dict:
@@ -83,9 +98,6 @@ def evaluate(test: Split, test_logits: np.ndarray, train: Split, train_logits: n
     test_loss, test_accuracy = loss_and_accuracy(test_logits, test.labels)
     train_loss, train_accuracy = loss_and_accuracy(train_logits, train.labels)
     return {
-        # The top class's probability against how often it is right (an overfitted network is
-        # over-confident): ECE over 15 bins, and the mean confidence of right and wrong answers.
-        "calibration": calibration(softmax(test_logits), test.labels)[0],
         "test_loss": test_loss,
         "test_accuracy": test_accuracy,
         "train_loss": train_loss,
@@ -109,22 +121,31 @@ def _ood(root: Path, classifier: Classifier, test: Split) -> dict:
 def _run(root: Path) -> None:
     test, train = load_split(root / paths.TEST_NPZ), load_split(root / paths.TRAIN_NPZ)
     classifier = load_classifier(root / paths.MODEL)
-    test_logits = classifier.logits(test.images)
+    test_outputs = classifier.run(test.images, flag=False)
+    test_logits, probabilities = test_outputs[LOGITS], probabilities_of(test_outputs)
     train_logits = classifier.logits(train.images)
     metrics = evaluate(test, test_logits, train, train_logits)
+    # The top class's probability against how often it is right (an overfitted network is
+    # over-confident, a label-smoothed one under-confident), with the temperature and without.
+    metrics["calibration"], rows, rows_before = calibration_metrics(
+        probabilities, test_logits, test.labels
+    )
     metrics[paths.OOD_KEY] = _ood(root, classifier, test)
     write_json(root / paths.CONFUSION, confusion_records(test.labels, test_logits.argmax(axis=1)))
     write_json(root / paths.PER_CLASS, per_class_records(metrics[paths.PER_CLASS_KEY]))
-    probabilities = softmax(test_logits)
-    reliability = calibration(probabilities, test.labels)[1]  # the plot's rows
-    write_json(root / paths.RELIABILITY, [row for row in reliability if row["count"]])
-    ece = metrics["calibration"]["ece"]
-    write_figures(test, probabilities, root / paths.FIGURES_DIR, reliability, ece)
+    write_json(root / paths.RELIABILITY, [row for row in rows if row["count"]])
+    write_json(root / paths.RELIABILITY_UNCALIBRATED, [row for row in rows_before if row["count"]])
+    ece, ece_before = (
+        metrics["calibration"]["ece"],
+        metrics["calibration"]["ece_before_temperature"],
+    )
+    panels = [("before the temperature", rows_before, ece_before), ("shipped", rows, ece)]
+    write_figures(test, probabilities, root / paths.FIGURES_DIR, panels)
     write_json(root / paths.EVALUATE_METRICS, metrics)
     print(
         f"evaluate: test accuracy {metrics['test_accuracy']:.4f}, "
         f"train {metrics['train_accuracy']:.4f}, gap {metrics['accuracy_gap']:.4f}, "
-        f"ECE {metrics['calibration']['ece']:.4f}; not-like-Fashion-MNIST flag on "
+        f"ECE {ece:.4f} (before the temperature {ece_before:.4f}); not-like-Fashion-MNIST flag on "
         f"{100 * metrics[paths.OOD_KEY]['clothing_flagged']['tensor']:.1f} % of test images, "
         f"worst AUROC {worst_auroc(metrics[paths.OOD_KEY]):.3f}"
     )

@@ -9,7 +9,7 @@ import numpy as np
 from fmnist.core import paths
 from fmnist.core.atomic import write_json
 from fmnist.core.dataset import CLASS_NAMES, Split, load_split
-from fmnist.inference.classifier import Classifier, load_classifier, softmax
+from fmnist.inference.classifier import Classifier, load_classifier
 from fmnist.pipeline.params import PredictParams, load_params
 from fmnist.pipeline.stages.runner import stage_main
 
@@ -45,11 +45,11 @@ def summarise(records: list[dict]) -> dict:
 
 def predict_samples(classifier: Classifier, test: Split, params: PredictParams) -> list[dict]:
     """Predict each sample alone, as (1, 28, 28), and compare with the whole test set as a batch."""
-    batched = softmax(classifier.logits(test.images))
+    batched = classifier.probabilities(test.images)
     records = []
     for index in params.samples:
         image = test.images[index]  # (28, 28)
-        single = softmax(classifier.logits(np.expand_dims(image, 0)))[0]  # from (1, 28, 28)
+        single = classifier.probabilities(np.expand_dims(image, 0))[0]  # from (1, 28, 28)
         label = int(test.labels[index])
         records.append(check_sample(index, single, batched[index], label, params.tolerance))
     return records

@@ -19,6 +19,7 @@ from fmnist.pipeline.training.export import AGREEMENT_IMAGES
 from fmnist.pipeline.training.fit import fit, make_deterministic
 from fmnist.pipeline.training.flag_fit import export_with_flag
 from fmnist.pipeline.training.network import build_model, check_memory, save_model, uses_xla
+from fmnist.pipeline.training.temperature import twin_temperature
 
 
 def log_epoch(live: Live, row: dict) -> None:
@@ -34,6 +35,9 @@ def _run(root: Path) -> None:
     params = load_params(root / paths.PARAMS).train
     train, test = load_split(root / paths.TRAIN_NPZ), load_split(root / paths.TEST_NPZ)
     profile = from_bytes(read_profile(root / paths.OOD_PROFILE))  # refused before training
+    start = time.perf_counter()
+    temperature = twin_temperature(params, train)
+    twin_s = time.perf_counter() - start
     make_deterministic(params.seed)
     model = build_model(params, len(train.labels))
     check_memory(params, model.count_params(), len(test.labels), available_memory())
@@ -53,10 +57,13 @@ def _run(root: Path) -> None:
             label_smoothing=params.label_smoothing,
         )
         fit_s = time.perf_counter() - start
+        live.summary["temperature"] = temperature.value
     start = time.perf_counter()
     # Checked against Keras on real images before it is written: what ships computes the same.
     checks = test.images[:AGREEMENT_IMAGES]
-    tflite = export_with_flag(model, profile, train.images, checks, params.test_time_flip)
+    tflite = export_with_flag(
+        model, profile, train.images, checks, params.test_time_flip, temperature.value
+    )
     export_s = time.perf_counter() - start
     save_model(model, root / paths.KERAS_MODEL)
     write_bytes(root / paths.MODEL, tflite)
@@ -64,7 +71,9 @@ def _run(root: Path) -> None:
     print(
         f"train: {params.epochs} epochs in {fit_s:.2f} s, loss {last['loss']:.4f}, "
         f"accuracy {last['accuracy']:.4f} (test, monitored only: {last['held_out_accuracy']:.4f}); "
-        f"the flag fitted and {root / paths.MODEL} exported in {export_s:.2f} s"
+        f"temperature {temperature.value:.3f} from a twin on {temperature.held_out:,} held-out "
+        f"training images (its accuracy there {temperature.twin_accuracy:.4f}, its fit "
+        f"{twin_s:.2f} s); the flag fitted and {root / paths.MODEL} exported in {export_s:.2f} s"
     )
 
 

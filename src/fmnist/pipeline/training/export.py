@@ -22,6 +22,7 @@ from fmnist.inference.classifier import (
     EVERYTHING,
     LOGITS,
     LOGITS_ONLY,
+    PROBABILITIES,
     SEAL_MARKER,
     SEAL_NAME,
     Classifier,
@@ -113,10 +114,13 @@ def features_of(model: keras.Model) -> keras.Model:
     return keras.Model(model.inputs, model.layers[-1].input, name="features")
 
 
-def shipped_model(model: keras.Model, flag: Flag | None, test_time_flip: bool) -> keras.Model:
+def shipped_model(
+    model: keras.Model, flag: Flag | None, test_time_flip: bool, temperature: float
+) -> keras.Model:
     """What ships: the logits (with test_time_flip, averaged over each image and its mirror
-    image, so every caller gets it), and with a flag its outputs beside them, computed from the
-    image and the features of the unmirrored pass."""
+    image, so every caller gets it), the probabilities softmax(logits / temperature), and with a
+    flag its outputs beside them, computed from the image and the features of the unmirrored
+    pass."""
     # Named, not numbered per process: the names are in the .tflite's bytes.
     images = keras.Input(shape=model.input_shape[1:], name="images")
     features = features_of(model)(images)
@@ -124,7 +128,9 @@ def shipped_model(model: keras.Model, flag: Flag | None, test_time_flip: bool) -
     if test_time_flip:
         mirrored = keras.ops.flip(images, axis=2)  # (N, height, width): width is axis 2
         logits = keras.layers.Average(name="flip_average")([logits, model(mirrored)])
-    outputs = {"logits": logits}
+    # A positive divisor keeps the order of the logits, so the argmax: the class never changes.
+    scaled = keras.ops.divide(logits, np.float32(temperature))
+    outputs = {LOGITS: logits, PROBABILITIES: keras.layers.Softmax(name=PROBABILITIES)(scaled)}
     if flag is not None:
         outputs |= FlagScore(flag)(images, features)
     return keras.Model(images, outputs, name=f"{model.name}_shipped")

@@ -49,9 +49,11 @@ def export_with_flag(
     train_images: np.ndarray,
     check_images: np.ndarray,
     test_time_flip: bool,
+    temperature: float,
 ) -> bytes:
-    """The sealed model.tflite train writes: the network (mirror-averaged with test_time_flip)
-    and the flag fitted for it, checked against Keras on `check_images`."""
+    """The sealed model.tflite train writes: the network (mirror-averaged with test_time_flip),
+    its probabilities at `temperature` and the flag fitted for it, checked against Keras on
+    `check_images`."""
     flag = fit_for(model, profile, train_images)
-    shipped = shipped_model(model, flag, test_time_flip)
-    return export(shipped, check_images, shipped_model(model, None, test_time_flip))
+    shipped = shipped_model(model, flag, test_time_flip, temperature)
+    return export(shipped, check_images, shipped_model(model, None, test_time_flip, temperature))

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from fmnist.core.atomic import atomic_path
-from fmnist.core.dataset import CLASS_NAMES, IMAGE_SHAPE, TRAIN_SIZE
+from fmnist.core.dataset import CLASS_NAMES, IMAGE_SHAPE, TRAIN_SIZE, Split
 from fmnist.memory import size_text
 from fmnist.pipeline.params import CnnParams, ParamsError, TrainParams
 from fmnist.pipeline.training.backend import keras
+from fmnist.pipeline.training.fit import fit, make_deterministic
 
 
 def _dense_layers(params: TrainParams) -> list[keras.layers.Layer]:
@@ -78,6 +79,27 @@ def build_model(params: TrainParams, train_size: int = TRAIN_SIZE) -> keras.Mode
         metrics=["accuracy"],
     )
     return model
+
+
+def train_network(
+    params: TrainParams, split: Split, **monitoring: Any
+) -> tuple[keras.Model, list[dict]]:
+    """The network `params` describe, built in a fresh session seeded with params.seed and
+    fitted on `split` as params say; its history (`monitoring`: fit's held_out, on_epoch)."""
+    make_deterministic(params.seed)
+    model = build_model(params, len(split.labels))
+    history = fit(
+        model,
+        split,
+        params.epochs,
+        params.batch_size,
+        params.seed,
+        jit_compile=uses_xla(params),
+        flip=params.flip,
+        label_smoothing=params.label_smoothing,
+        **monitoring,
+    )
+    return model, history
 
 
 def activation_floats(params: TrainParams) -> int:
