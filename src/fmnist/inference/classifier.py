@@ -158,8 +158,8 @@ class Classifier:
         return self.run(images, flag=False)[LOGITS]
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
-        """The calibrated class probabilities (probabilities_of), in float64."""
-        return probabilities_of(self.run(images, flag=False))
+        """The calibrated class probabilities (probabilities_of), in float64 for measuring."""
+        return probabilities_of(self.run(images, flag=False)).astype(np.float64)
 
     def assess(self, images: np.ndarray, kind: str) -> Assessment | None:
         """The flag's verdict on images of `kind`, or None for an export without the flag."""
@@ -264,10 +264,10 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 def probabilities_of(outputs: dict[str, np.ndarray]) -> np.ndarray:
     """The probabilities an export computes (softmax of its logits over the temperature fitted
-    at training), or for a model of logits alone their plain softmax; float64."""
+    at training), or for a model of logits alone their plain softmax; float32, as computed."""
     if PROBABILITIES in outputs:
-        return outputs[PROBABILITIES].astype(np.float64)
-    return softmax(outputs[LOGITS])
+        return outputs[PROBABILITIES]
+    return softmax(outputs[LOGITS]).astype(np.float32)
 
 
 def top_classes(probabilities: np.ndarray, count: int = 3) -> list[dict]:

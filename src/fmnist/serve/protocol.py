@@ -251,6 +251,15 @@ def _bytes_tensor(rows: list[list[str]]) -> bytes:
     return b"".join(parts)
 
 
+def _fp32_scores(scores: np.ndarray) -> np.ndarray:
+    """Scores as FP32; one past FP32's range (or NaN: pixels so large that the checks overflow)
+    as FP32's largest value, flagged all the same."""
+    if scores.dtype == np.float32 and np.isfinite(scores).all():
+        return scores  # the usual case, without the copies below
+    finite = np.nan_to_num(scores.astype(np.float64), nan=_FP32_MAX, posinf=_FP32_MAX)
+    return np.minimum(finite, _FP32_MAX).astype(np.float32)
+
+
 def encode_infer(
     request: InferRequest,
     model_name: str,
@@ -268,13 +277,9 @@ def encode_infer(
                 raise ProtocolError(f"{OOD_SCORE}: this model was exported without the flag")
             if ood_scores is None:
                 continue
-            # A score past FP32's range (or NaN: pixels so large that the checks overflow) is sent
-            # as FP32's largest value: flagged all the same.
-            finite = np.nan_to_num(ood_scores.astype(np.float64), nan=_FP32_MAX, posinf=_FP32_MAX)
-            tensor = np.minimum(finite, _FP32_MAX).astype(np.float32)
+            tensor = _fp32_scores(ood_scores)
         else:
             tensor = computed[LOGITS] if output.name == LOGITS else probabilities_of(computed)
-        tensor = tensor.astype(np.float32, copy=False)
         if output.classes:
             rows = classification(tensor, output.classes)
             entry = {"name": output.name, "datatype": "BYTES", "shape": [len(rows), output.classes]}
