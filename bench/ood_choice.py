@@ -24,10 +24,10 @@ import numpy as np
 
 from fmnist.core import paths
 from fmnist.core.dataset import load_split
-from fmnist.ood.profile_format import from_bytes, read_profile
-from fmnist.ood.score import statistics
 from fmnist.pipeline.ood import clothing_files
 from fmnist.pipeline.ood.fit_profile import HELD_OUT
+from fmnist.pipeline.ood.pixel_checks import statistics
+from fmnist.pipeline.ood.profile_format import from_bytes, read_profile
 from fmnist.pipeline.ood.semantic import ALL_CHECKS, BANK, spread, unit_rows
 from fmnist.pipeline.ood.sets import CLOTHING_FILES_KEY, SETS
 from fmnist.pipeline.training.backend import keras

@@ -127,8 +127,8 @@ def sets_cache(real_test: Split) -> Path:
 def profile(request, real_train, tmp_path_factory) -> bytes:
     """The input profile train fits on the real training split (fmnist.ood), as bytes."""
     from fmnist.core import paths
-    from fmnist.ood.profile_format import to_bytes
     from fmnist.pipeline.ood.fit_profile import fit_on_training
+    from fmnist.pipeline.ood.profile_format import to_bytes
 
     if (project := session_run(request)) is not None:
         return (project / paths.OOD_PROFILE).read_bytes()
@@ -153,7 +153,7 @@ def trained(real_train, real_test, profile, tmp_path_factory):
     Returns the Keras model and the path of its model.tflite (model.keras lies beside it).
     """
     # TensorFlow is imported here, not at collection, so tests that never train start fast.
-    from fmnist.ood.profile_format import from_bytes
+    from fmnist.pipeline.ood.profile_format import from_bytes
     from fmnist.pipeline.training.fit import fit, make_deterministic
     from fmnist.pipeline.training.flag_fit import export_with_flag
     from fmnist.pipeline.training.network import build_model, save_model

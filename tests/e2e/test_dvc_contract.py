@@ -72,8 +72,9 @@ CODE_SCOPES = {
     "src/fmnist/entry.py": set(ALL),
     "src/fmnist/__init__.py": set(ALL),
     "src/fmnist/cli.py": set(),  # `fmnist predict` only; no stage imports it
-    "src/fmnist/decoding.py": {"ood_sets", "profile", "train", "evaluate", "predict"},
-    "src/fmnist/ood/profile_format.py": {"profile", "train", "evaluate", "predict"},
+    "src/fmnist/decoding.py": {"ood_sets", "profile", "train", "evaluate"},
+    "src/fmnist/pipeline/ood/profile_format.py": {"profile", "train"},
+    "src/fmnist/pipeline/ood/pixel_checks.py": {"profile", "train"},
     "src/fmnist/pipeline/ood/clothing_files.py": {"ood_sets", "train"},
     "src/fmnist/ood/score.py": {"profile", "train", "evaluate", "predict"},
     "src/fmnist/pipeline/ood/fit_profile.py": {"profile", "train"},

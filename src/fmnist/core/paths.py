@@ -15,7 +15,7 @@ TEST_NPZ = PREPARED_DIR / "test.npz"
 # The images evaluate measures the "not like Fashion-MNIST" flag on (fmnist.pipeline.ood.sets),
 # and test images as a user's files would bring them.
 OOD_SETS = Path("data/ood_sets.npz")
-# What the flag knows of clothing (fmnist.ood.profile_format), fitted on the training split
+# What the flag knows of clothing (fmnist.pipeline.ood.profile_format), fitted on the training split
 # alone; train seals it into model.tflite, so it is fitted once, not on every training run.
 OOD_PROFILE = Path("data/ood_profile.bin")
 

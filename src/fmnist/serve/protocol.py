@@ -254,10 +254,9 @@ def _bytes_tensor(rows: list[list[str]]) -> bytes:
 def _fp32_scores(scores: np.ndarray) -> np.ndarray:
     """Scores as FP32; one past FP32's range (or NaN: pixels so large that the checks overflow)
     as FP32's largest value, flagged all the same."""
-    if scores.dtype == np.float32 and np.isfinite(scores).all():
-        return scores  # the usual case, without the copies below
-    finite = np.nan_to_num(scores.astype(np.float64), nan=_FP32_MAX, posinf=_FP32_MAX)
-    return np.minimum(finite, _FP32_MAX).astype(np.float32)
+    if scores.dtype != np.float32 or not np.isfinite(scores).all():  # else as it is, no copy
+        scores = np.minimum(np.nan_to_num(scores.astype(np.float64), nan=_FP32_MAX), _FP32_MAX)
+    return scores.astype(np.float32, copy=False)
 
 
 def encode_infer(
@@ -267,9 +266,8 @@ def encode_infer(
     computed: dict[str, np.ndarray],
     ood_scores: np.ndarray | None,
 ) -> tuple[bytes, dict[str, str]]:
-    """The response body and its headers: JSON, then the binary outputs in the same order, from
-    the model's `computed` outputs (Classifier.run's). `ood_scores` None: a model exported
-    without the flag, so no ood_score unless asked (400)."""
+    """The response body and headers from Classifier.run's outputs: JSON, then the binary ones in
+    order. `ood_scores` None: a model without the flag, so no ood_score unless asked (400)."""
     outputs, buffers = [], []
     for output in request.outputs:
         if output.name == OOD_SCORE:
@@ -293,10 +291,8 @@ def encode_infer(
         else:
             entry["data"] = data
         outputs.append(entry)
-    response: dict = {"model_name": model_name, "model_version": version}
-    if request.id is not None:
-        response["id"] = request.id
-    response["outputs"] = outputs
+    identity = {} if request.id is None else {"id": request.id}
+    response = {"model_name": model_name, "model_version": version, **identity, "outputs": outputs}
     header = orjson.dumps(response, option=orjson.OPT_SERIALIZE_NUMPY)
     if not buffers:
         return header, {"content-type": "application/json"}

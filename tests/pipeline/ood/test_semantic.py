@@ -32,7 +32,7 @@ def test_the_fusion_adds_the_semantic_check_to_the_largest_pixel_check():
 
 
 def test_the_threshold_flags_the_chosen_share_of_held_out_clothing(profile, real_train):
-    from fmnist.ood.profile_format import from_bytes
+    from fmnist.pipeline.ood.profile_format import from_bytes
 
     rng = np.random.default_rng(0)
     images = real_train.images[-3000:]

@@ -119,7 +119,7 @@ def test_trained_export_matches_keras_on_the_whole_test_set(trained, real_test):
 
 def test_export_is_byte_reproducible_and_sealed(trained, real_train, real_test, profile):
     """The flag fitted again and the model exported again: the same bytes."""
-    from fmnist.ood.profile_format import from_bytes
+    from fmnist.pipeline.ood.profile_format import from_bytes
     from fmnist.pipeline.training.flag_fit import export_with_flag
 
     model, path = trained

@@ -12,7 +12,7 @@ from fmnist.ood.score import KIND_OUTPUTS
 
 @pytest.fixture(scope="module")
 def fitted(trained, real_train, profile):
-    from fmnist.ood.profile_format import from_bytes
+    from fmnist.pipeline.ood.profile_format import from_bytes
     from fmnist.pipeline.training.flag_fit import fit_for
 
     return fit_for(trained[0], from_bytes(profile), real_train.images)

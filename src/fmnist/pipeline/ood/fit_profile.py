@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from fmnist.ood.profile_format import PIXELS, Gaussians, Profile
-from fmnist.ood.score import unit_length
+from fmnist.pipeline.ood.pixel_checks import unit_length
+from fmnist.pipeline.ood.profile_format import PIXELS, Gaussians, Profile
 
 # Principal axes per class: 10 kept digits, letters and noise apart from clothing (k = 20 and
 # 50 measured no better as a whole, and cost more bytes).

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from fmnist.ood.profile_format import KINDS
+from fmnist.ood.score import KINDS
 from fmnist.pipeline.ood.sets import SETS
 
 # The shipped model's scores for images of a kind: (images, kind) -> (N,) scores.

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fmnist.ood.profile_format import CHECKS, Gaussians, Profile
-from fmnist.ood.score import FLAG_CHECKS, Assessment, statistics
+from fmnist.ood.score import FLAG_CHECKS, Assessment
+from fmnist.pipeline.ood.pixel_checks import statistics
+from fmnist.pipeline.ood.profile_format import CHECKS, Gaussians, Profile
 
 # Training images whose features the semantic check compares with: a seeded sample of the part
 # the class models were fitted on. 2,048 x 128 float32 is 1 MB in model.tflite and about 13 us

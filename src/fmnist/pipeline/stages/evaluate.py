@@ -122,7 +122,8 @@ def _run(root: Path) -> None:
     test, train = load_split(root / paths.TEST_NPZ), load_split(root / paths.TRAIN_NPZ)
     classifier = load_classifier(root / paths.MODEL)
     test_outputs = classifier.run(test.images, flag=False)
-    test_logits, probabilities = test_outputs[LOGITS], probabilities_of(test_outputs)
+    test_logits = test_outputs[LOGITS]
+    probabilities = probabilities_of(test_outputs).astype(np.float64)  # measured in float64
     train_logits = classifier.logits(train.images)
     metrics = evaluate(test, test_logits, train, train_logits)
     # The top class's probability against how often it is right (an overfitted network is

@@ -10,8 +10,8 @@ from pathlib import Path
 from fmnist.core import paths
 from fmnist.core.atomic import write_bytes
 from fmnist.core.dataset import CLASS_NAMES, load_split
-from fmnist.ood.profile_format import to_bytes
 from fmnist.pipeline.ood.fit_profile import fit_on_training
+from fmnist.pipeline.ood.profile_format import to_bytes
 from fmnist.pipeline.stages.runner import stage_main
 
 

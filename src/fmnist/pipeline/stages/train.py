@@ -12,7 +12,7 @@ from fmnist.core import paths
 from fmnist.core.atomic import write_bytes
 from fmnist.core.dataset import load_split
 from fmnist.memory import available_memory
-from fmnist.ood.profile_format import from_bytes, read_profile
+from fmnist.pipeline.ood.profile_format import from_bytes, read_profile
 from fmnist.pipeline.params import load_params
 from fmnist.pipeline.stages.runner import stage_main
 from fmnist.pipeline.training.export import AGREEMENT_IMAGES

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from fmnist.ood.profile_format import Profile
 from fmnist.pipeline.ood import clothing_files
 from fmnist.pipeline.ood.fit_profile import HELD_OUT
+from fmnist.pipeline.ood.profile_format import Profile
 from fmnist.pipeline.ood.semantic import BANK, Flag, fit_flag, unit_rows
 from fmnist.pipeline.training.backend import keras
 from fmnist.pipeline.training.export import export, features_of, shipped_model

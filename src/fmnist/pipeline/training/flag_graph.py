@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from fmnist.decoding import OBJECT_THRESHOLD
-from fmnist.ood.profile_format import PIXELS, Gaussians
-from fmnist.ood.score import KIND_OUTPUTS, prepare
+from fmnist.ood.score import KIND_OUTPUTS
+from fmnist.pipeline.ood.pixel_checks import prepare
+from fmnist.pipeline.ood.profile_format import PIXELS, Gaussians
 from fmnist.pipeline.ood.semantic import Flag, coefficients
 from fmnist.pipeline.training.backend import keras, tf
 

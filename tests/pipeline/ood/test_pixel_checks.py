@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fmnist.ood.profile_format import CHECKS, Profile, ProfileError, from_bytes, to_bytes
-from fmnist.ood.score import statistics
 from fmnist.pipeline.ood.fit_profile import fit_gaussians
+from fmnist.pipeline.ood.pixel_checks import statistics
+from fmnist.pipeline.ood.profile_format import CHECKS, Profile, ProfileError, from_bytes, to_bytes
 
 
 def garments(rng, count: int) -> tuple[np.ndarray, np.ndarray]:

@@ -16,14 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from fmnist.core.errors import RESTORE_HINT, FmnistError
+from fmnist.ood.score import FLAG_CHECKS
 
 MAGIC = b"fmnist-ood/2\n"
 PIXELS = 784
-# The five checks, in this order everywhere: users see these names.
-CHECKS = ("pixels", "shape", "edges", "coverage", "fill")
-# The input kinds with their own thresholds: arrays as given, and images decoded from files
-# (resampled, trimmed and compressed on the way, so sharper or softer than the originals).
-KINDS = ("tensor", "file")
+# The five pixel checks whose class models a profile holds (the first two), in the flag's order.
+CHECKS = FLAG_CHECKS[:5]
 _ARRAYS = ("means", "bases", "eigenvalues", "noise", "logdet")
 
 
@@ -31,7 +29,7 @@ class ProfileError(FmnistError):
     """The profile in a model file cannot be read."""
 
 
-@dataclass(frozen=True, eq=False)  # hashed by identity: score.py caches per model
+@dataclass(frozen=True, eq=False)  # hashed by identity: pixel_checks caches per model
 class Gaussians:
     """One probabilistic PCA model per class: mean, top principal axes and their variances,
     the variance left over per remaining dimension, and the log-determinant."""
@@ -43,7 +41,7 @@ class Gaussians:
     logdet: np.ndarray  # (classes,)
 
 
-@dataclass(frozen=True, eq=False)  # hashed by identity: score.py caches per profile
+@dataclass(frozen=True, eq=False)  # hashed by identity: pixel_checks caches per profile
 class Profile:
     """What the pixel checks need: the class models on images and on unit-length images."""
 
