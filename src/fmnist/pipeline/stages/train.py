@@ -35,12 +35,13 @@ def _run(root: Path) -> None:
     params = load_params(root / paths.PARAMS).train
     train, test = load_split(root / paths.TRAIN_NPZ), load_split(root / paths.TEST_NPZ)
     profile = from_bytes(read_profile(root / paths.OOD_PROFILE))  # refused before training
+    weights = build_model(params, len(train.labels)).count_params()
+    check_memory(params, weights, len(test.labels), available_memory())  # before the twin too
     start = time.perf_counter()
     temperature = twin_temperature(params, train)
     twin_s = time.perf_counter() - start
     make_deterministic(params.seed)
     model = build_model(params, len(train.labels))
-    check_memory(params, model.count_params(), len(test.labels), available_memory())
     # dvcyaml=None: dvc.yaml is ours and declares the plots; no experiment saving, no report.
     with Live(str(root / paths.TRAIN_LIVE), dvcyaml=None, save_dvc_exp=False, report=None) as live:
         start = time.perf_counter()
