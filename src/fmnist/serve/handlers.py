@@ -110,7 +110,7 @@ async def infer(request: Request) -> Response:
     model = service.model_for(request)
     async with service.admitted(request) as (body, large):
         parsed = await _parse(request, body, large, service.settings.max_batch)
-        content, headers = _run(parsed, service.settings.name, model)
+        content, headers = await _run(service, parsed, model)
     service.metrics.images.inc(len(parsed.images))
     return Response(content, headers=headers)
 
@@ -125,10 +125,12 @@ async def _parse(
     return protocol.parse_infer(*arguments)
 
 
-def _outputs(model: ServedModel, images: np.ndarray, flag: bool) -> dict[str, np.ndarray]:
+async def _outputs(
+    service: Service, model: ServedModel, images: np.ndarray, flag: bool
+) -> dict[str, np.ndarray]:
     """The model's outputs (with `flag`, the flag's too), its logits all finite: JSON has no
-    infinity, and a null would read as an answer."""
-    outputs = model.run(images, flag)
+    infinity, and a null would read as an answer. Run with the requests waiting beside it."""
+    outputs = await service.batcher.run(model, images, flag)
     logits = outputs[LOGITS]
     if not np.isfinite(logits).all():
         first = int(np.flatnonzero(~np.isfinite(logits).all(axis=1))[0])
@@ -138,12 +140,14 @@ def _outputs(model: ServedModel, images: np.ndarray, flag: bool) -> dict[str, np
     return outputs
 
 
-def _run(parsed: protocol.InferRequest, name: str, model: ServedModel) -> tuple[bytes, dict]:
+async def _run(
+    service: Service, parsed: protocol.InferRequest, model: ServedModel
+) -> tuple[bytes, dict]:
     """The model on the images, and the response's body and headers."""
     wanted = any(output.name == protocol.OOD_SCORE for output in parsed.outputs)
-    outputs = _outputs(model, parsed.images, wanted)
+    outputs = await _outputs(service, model, parsed.images, wanted)
     scores = outputs.get(KIND_OUTPUTS["tensor"][0]) if wanted else None  # None: no flag
-    return protocol.encode_infer(parsed, name, model.version, outputs, scores)
+    return protocol.encode_infer(parsed, service.settings.name, model.version, outputs, scores)
 
 
 async def classify(request: Request) -> Response:
@@ -152,7 +156,7 @@ async def classify(request: Request) -> Response:
     model = service.model
     async with service.admitted(request) as (body, _), service.decoders:
         images, kind = await anyio.to_thread.run_sync(decode, BytesIO(body), UPLOAD_NAME)
-    outputs = _outputs(model, images[:1], True)
+    outputs = await _outputs(service, model, images[:1], True)
     probabilities = probabilities_of(outputs)
     verdict = from_outputs(outputs, kind)
     service.metrics.images.inc(len(images))

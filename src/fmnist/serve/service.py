@@ -16,6 +16,7 @@ from starlette.requests import Request
 
 from fmnist.core.errors import FmnistError
 from fmnist.serve import protocol
+from fmnist.serve.batching import Batcher
 from fmnist.serve.body import declared_length, read_body
 from fmnist.serve.metrics import Metrics
 from fmnist.serve.served_model import ServedModel, load, stamp
@@ -29,6 +30,7 @@ class Service:
 
     def __init__(self, settings: ServeSettings, model: ServedModel) -> None:
         self.settings, self.model, self.metrics = settings, model, Metrics()
+        self.batcher = Batcher()  # invokes of requests that arrive together, run together
         self.draining = False
         self.seen = model.stamp  # the file as last looked at, loaded or refused
         self.large = asyncio.Semaphore(LARGE_BODIES)
