@@ -6,8 +6,8 @@ request that arrived in the same turn (`call_soon`: after the tasks already sche
 request waits for a timer and a lone request runs at once. LiteRT gives each image the same
 bytes alone as in any batch (checked on both models at batch sizes 1 to 80), so what a client
 gets does not depend on who else was asking. Measured why: one image costs 41 us with the flag
-alone and 21 us inside a batch of 8 (AMD EPYC Zen 4, one thread), as the graph's constants are
-read once per invoke, not once per image.
+alone and 21 us an image inside a batch of 8 (AMD EPYC Zen 4, one thread): an invoke's fixed
+costs and part of reading the graph's constants are paid once per batch.
 """
 
 from __future__ import annotations
