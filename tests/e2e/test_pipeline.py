@@ -84,6 +84,7 @@ def test_metrics_diff_lists_the_headline_figures_before_the_per_class_report(pro
     evaluate = [row.split()[1] for row in rows if row.startswith("metrics/evaluate.json")]
     headline = ["accuracy_gap", "calibration.confidence_right", "calibration.confidence_wrong"]
     headline += ["calibration.ece", "calibration.ece_before_temperature"]
+    headline += ["calibration.temperature"]
     headline += ["test_accuracy", "test_loss", "train_accuracy", "train_loss"]
     assert evaluate[: len(headline)] == headline
     # The flag's figures: clothing flagged (2 kinds), then AUROC, FPR and share flagged per set.

@@ -10,6 +10,7 @@ from fmnist.pipeline.calibration import (
     cross_entropy,
     expected_calibration_error,
     fit_temperature,
+    implied_temperature,
     reliability,
 )
 
@@ -78,3 +79,16 @@ def test_a_temperature_scales_with_the_logits():
 def test_no_images_no_temperature():
     with pytest.raises(ValueError, match="at least one held-out image"):
         fit_temperature(np.zeros((0, 10)), np.zeros(0, int))
+
+
+@pytest.mark.parametrize("temperature", [0.635, 1.0, 1.272, 3.5])
+def test_the_temperature_is_read_back_from_float32_outputs(temperature):
+    logits = np.random.default_rng(2).normal(0, 4, (2000, 10)).astype(np.float32)
+    scaled = np.exp((logits / np.float32(temperature)).astype(np.float64))
+    probabilities = (scaled / scaled.sum(axis=1, keepdims=True)).astype(np.float32)
+    assert implied_temperature(logits, probabilities) == temperature
+
+
+def test_no_usable_image_reads_as_no_temperature():
+    logits = np.zeros((3, 10), np.float32)  # every class tied
+    assert implied_temperature(logits, np.full((3, 10), 0.1, np.float32)) == 1.0

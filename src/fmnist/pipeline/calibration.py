@@ -84,3 +84,20 @@ def calibration(probabilities: np.ndarray, labels: np.ndarray) -> tuple[dict, li
         "confidence_wrong": float(confidence[~correct].mean()) if (~correct).any() else 0.0,
     }
     return metrics, rows
+
+
+def implied_temperature(logits: np.ndarray, probabilities: np.ndarray) -> float:
+    """The T with probabilities = softmax(logits / T), read back from a model's own outputs: per
+    image, the gap between its top two logits over the gap between their log-probabilities
+    (images whose top two are near-equal, or whose second is below float32's normal range, left
+    out), the median, to the fitted temperature's decimals. 1.0 if no image tells."""
+    order = np.argsort(-logits, axis=1)[:, :2]
+    rows = np.arange(len(logits))[:, None]
+    top = logits.astype(np.float64)[rows, order]
+    chances = probabilities.astype(np.float64)[rows, order]
+    usable = (top[:, 0] - top[:, 1] > 0.1) & (chances[:, 1] > 1e-30)
+    if not usable.any():
+        return 1.0
+    gaps = top[usable, 0] - top[usable, 1]
+    ratios = gaps / (np.log(chances[usable, 0]) - np.log(chances[usable, 1]))
+    return round(float(np.median(ratios)), TEMPERATURE_DECIMALS)

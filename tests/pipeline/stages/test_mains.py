@@ -19,7 +19,7 @@ from fmnist.core.errors import RESTORE_HINT
 from fmnist.inference.classifier import load_classifier
 from fmnist.pipeline.stages import check, evaluate, predict, prepare
 
-from ...conftest import ROOT
+from ...conftest import ROOT, TEMPERATURE
 from ...interrupts import run_interrupted
 
 TRAIN_IMAGES, TEST_IMAGES = 320, 200
@@ -100,7 +100,9 @@ def test_evaluate_scores_the_model_it_is_given(project, capsys):
         "confidence_wrong",
         "ece",
         "ece_before_temperature",
+        "temperature",
     ]
+    assert metrics["calibration"]["temperature"] == TEMPERATURE  # what the file applies
     assert 0 <= metrics["calibration"]["ece"] <= 1
     ood = metrics["unlike_fashion_mnist"]
     assert sorted(ood) == ["clothing_flagged", "held_back", "sets"]

@@ -20,7 +20,7 @@ from fmnist.inference.classifier import (
     softmax,
 )
 from fmnist.pipeline import figures
-from fmnist.pipeline.calibration import calibration
+from fmnist.pipeline.calibration import calibration, implied_temperature
 from fmnist.pipeline.ood.measure import ood_metrics, worst_auroc
 from fmnist.pipeline.ood.sets import CLOTHING_FILES_KEY, SETS
 from fmnist.pipeline.stages.runner import stage_main
@@ -87,10 +87,15 @@ def calibration_metrics(
 ) -> tuple[dict, list[dict], list[dict]]:
     """How far the shipped probabilities' confidence can be believed (ECE over 15 bins, the
     mean confidence of right and wrong answers), beside the ECE of the logits' plain softmax,
-    before the temperature; and both reliability tables, shipped first."""
+    before the temperature, and the temperature the file applies; and both reliability tables,
+    shipped first."""
     shipped, rows = calibration(probabilities, labels)
     before, rows_before = calibration(softmax(test_logits), labels)
-    return shipped | {"ece_before_temperature": before["ece"]}, rows, rows_before
+    extra = {
+        "ece_before_temperature": before["ece"],
+        "temperature": implied_temperature(test_logits, probabilities),
+    }
+    return shipped | extra, rows, rows_before
 
 
 def evaluate(test: Split, test_logits: np.ndarray, train: Split, train_logits: np.ndarray) -> dict:
@@ -146,7 +151,8 @@ def _run(root: Path) -> None:
     print(
         f"evaluate: test accuracy {metrics['test_accuracy']:.4f}, "
         f"train {metrics['train_accuracy']:.4f}, gap {metrics['accuracy_gap']:.4f}, "
-        f"ECE {ece:.4f} (before the temperature {ece_before:.4f}); not-like-Fashion-MNIST flag on "
+        f"ECE {ece:.4f} at temperature {metrics['calibration']['temperature']:.3f} (before it "
+        f"{ece_before:.4f}); not-like-Fashion-MNIST flag on "
         f"{100 * metrics[paths.OOD_KEY]['clothing_flagged']['tensor']:.1f} % of test images, "
         f"worst AUROC {worst_auroc(metrics[paths.OOD_KEY]):.3f}"
     )
