@@ -87,7 +87,7 @@ format: setup ## ruff format and ruff check --fix
 # The whole suite, on both cores: pytest-xdist keeps each test file in one worker (--dist
 # loadfile), so a file's project copy or server is built once, and hands out the files in the
 # order tests/conftest.py gives them, the longest first (--no-loadscope-reorder).
-test: data browser $(PLOTS_TEMPLATE) lint ## the whole suite, what CI runs (about 12 minutes)
+test: data browser $(PLOTS_TEMPLATE) lint ## the whole suite, what CI runs (about 13 minutes)
 	pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 tests: test ## the same as make test
