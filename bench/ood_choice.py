@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from ood_table import auroc  # bench/: the same AUROC as the flag's table
 
 from fmnist.core import paths
 from fmnist.core.dataset import load_split
@@ -28,7 +29,7 @@ from fmnist.pipeline.ood import clothing_files
 from fmnist.pipeline.ood.fit_profile import HELD_OUT
 from fmnist.pipeline.ood.pixel_checks import statistics
 from fmnist.pipeline.ood.profile_format import from_bytes, read_profile
-from fmnist.pipeline.ood.semantic import ALL_CHECKS, BANK, spread, unit_rows
+from fmnist.pipeline.ood.semantic import ALL_CHECKS, BANK, check_ratios, spread, unit_rows
 from fmnist.pipeline.ood.sets import CLOTHING_FILES_KEY, SETS
 from fmnist.pipeline.training.backend import keras
 from fmnist.pipeline.training.export import features_of
@@ -39,25 +40,13 @@ KS = (1, 2, 4, 5, 10, 25, 50, 300)
 PIXEL_CHECKS = len(ALL_CHECKS) - 1
 
 
-def _sum(ratios: np.ndarray, _density) -> np.ndarray:
-    return ratios.sum(axis=1)
-
-
 FUSIONS = {
     "pixel score + semantic": lambda r, _: r[:, :PIXEL_CHECKS].max(axis=1) + r[:, -1],
     "largest of the six": lambda r, _: r.max(axis=1),
-    "sum of the six": _sum,
+    "sum of the six": lambda r, _: r.sum(axis=1),
     "Euclidean length": lambda r, _: np.sqrt((r * r).sum(axis=1)),
     "Gaussian density": lambda _, table_density: table_density,
 }
-
-
-def auroc(reference: np.ndarray, others: np.ndarray) -> float:
-    """P(a set's score > clothing's), ties counted half."""
-    ordered = np.sort(reference)
-    below = np.searchsorted(ordered, others, side="left")
-    not_above = np.searchsorted(ordered, others, side="right")
-    return float(np.mean(below + not_above) / (2 * len(ordered)))
 
 
 def semantic_columns(unit: np.ndarray, bank: np.ndarray, means: np.ndarray, precision) -> dict:
@@ -110,10 +99,7 @@ class Candidates:
         found = {}
         for name, table in self.tables(images).items():
             spreads, mean, precision = self.fitted[kind][name]
-            middle = np.array([s.middle for s in spreads])
-            above = 1.0 / np.array([s.high - s.middle for s in spreads])
-            below = np.array([0.0 if np.isinf(s.low) else 1 / (s.middle - s.low) for s in spreads])
-            ratios = np.maximum(np.maximum((table - middle) * above, (middle - table) * below), 0)
+            ratios = check_ratios(table, tuple(spreads))
             centred = table - mean
             density = ((centred @ precision) * centred).sum(axis=1)
             for fusion, rule in FUSIONS.items():

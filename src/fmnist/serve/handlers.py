@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, Response
 
 from fmnist.decoding import decode
 from fmnist.inference.classifier import LOGITS, probabilities_of, top_classes
-from fmnist.ood.score import KIND_OUTPUTS, describe, from_outputs
+from fmnist.ood.score import describe, from_outputs
 from fmnist.serve import protocol
 from fmnist.serve.served_model import ServedModel
 from fmnist.serve.service import Service
@@ -146,7 +146,7 @@ async def _run(
     """The model on the images, and the response's body and headers."""
     wanted = any(output.name == protocol.OOD_SCORE for output in parsed.outputs)
     outputs = await _outputs(service, model, parsed.images, wanted)
-    scores = outputs.get(KIND_OUTPUTS["tensor"][0]) if wanted else None  # None: no flag
+    scores = outputs.get(protocol.OOD_SCORE) if wanted else None  # None: no flag
     return protocol.encode_infer(parsed, service.settings.name, model.version, outputs, scores)
 
 

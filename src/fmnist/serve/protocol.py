@@ -16,10 +16,10 @@ import orjson
 
 from fmnist.core.dataset import CLASS_NAMES, IMAGE_SHAPE
 from fmnist.inference.classifier import LOGITS, PROBABILITIES, probabilities_of
+from fmnist.ood.score import KIND_OUTPUTS
 
 INPUT = "images"
-# One number per image from fmnist.ood: above 1, the image does not look like Fashion-MNIST.
-OOD_SCORE = "ood_score"
+OOD_SCORE = KIND_OUTPUTS["tensor"][0]  # above 1: the image does not look like Fashion-MNIST
 _FP32_MAX = float(np.finfo(np.float32).max)
 OUTPUTS = (LOGITS, PROBABILITIES, OOD_SCORE)
 DATATYPE = "FP32"
@@ -245,10 +245,8 @@ def classification(values: np.ndarray, count: int) -> list[list[str]]:
 
 def _bytes_tensor(rows: list[list[str]]) -> bytes:
     """A BYTES tensor in the binary extension's layout: each element's 4-byte length, then it."""
-    parts = []
-    for element in (text.encode() for row in rows for text in row):
-        parts += [struct.pack("<I", len(element)), element]
-    return b"".join(parts)
+    elements = [text.encode() for row in rows for text in row]
+    return b"".join(struct.pack("<I", len(element)) + element for element in elements)
 
 
 def _fp32_scores(scores: np.ndarray) -> np.ndarray:

@@ -48,10 +48,16 @@ def fit_gaussians(images: np.ndarray, labels: np.ndarray, classes: int) -> Gauss
     return Gaussians(logdet=np.array(logdet, np.float32), **arrays)
 
 
+def held_out_count(total: int) -> int:
+    """How many of a training split's last images are held out: HELD_OUT, or a tenth of a split
+    too small for it (tests train on a few hundred)."""
+    return min(HELD_OUT, total // 10)
+
+
 def fit_on_training(images: np.ndarray, labels: np.ndarray, classes: int) -> Profile:
     """The profile from the training split alone: class models on all but its last HELD_OUT
     images (train fits the flag's limits on those, fmnist.pipeline.training.flag_fit)."""
-    held = min(HELD_OUT, len(images) // 10)  # a tenth of a small split (tests train on 320)
+    held = held_out_count(len(images))
     fit_images, fit_labels = images[:-held], labels[:-held]
     flat = fit_images.reshape(len(fit_images), PIXELS).astype(np.float64)
     pixels = fit_gaussians(fit_images, fit_labels, classes)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from fmnist.pipeline.ood import clothing_files
-from fmnist.pipeline.ood.fit_profile import HELD_OUT
+from fmnist.pipeline.ood.fit_profile import held_out_count
 from fmnist.pipeline.ood.profile_format import Profile
 from fmnist.pipeline.ood.semantic import BANK, Flag, fit_flag, unit_rows
 from fmnist.pipeline.training.backend import keras
@@ -29,7 +29,7 @@ def features(extractor: keras.Model, images: np.ndarray) -> np.ndarray:
 def fit_for(model: keras.Model, profile: Profile, images: np.ndarray) -> Flag:
     """The flag for `model`: the bank from the images the class models were fitted on (all but
     the last HELD_OUT), the limits from those last ones, as arrays and as files."""
-    held = min(HELD_OUT, len(images) // 10)  # a tenth of a small split, as the profile does
+    held = held_out_count(len(images))
     fit_images, held_out = images[:-held], images[-held:]
     rng = np.random.default_rng(SEED)
     rows = np.sort(rng.choice(len(fit_images), min(BANK, len(fit_images)), replace=False))

@@ -6,7 +6,7 @@ unseen by it, and a temperature fitted on seen images learns the training fit, n
 set's: measured on the committed dense model (AMD EPYC Zen 4, commit 986810f), fitting on its
 own last 6,000 training images gave T = 0.953 and a test ECE of 0.024, worse than none (0.020).
 So a twin is trained: the same network, params and seed, on all but the held-out training
-images (the last HELD_OUT, which the flag's bank and class models leave out too), and the
+images (the last 6,000, which the flag's bank and class models leave out too), and the
 temperature is fitted on the twin's logits for those (cross-fitting, one fold). The twin costs
 a second fit of 90 % of the images; it is discarded, and the shipped network is trained
 afterwards from a fresh, identically seeded session, so its bytes do not depend on the twin.
@@ -21,7 +21,7 @@ import numpy as np
 from fmnist.core.dataset import Split
 from fmnist.inference.classifier import LOGITS
 from fmnist.pipeline.calibration import fit_temperature
-from fmnist.pipeline.ood.fit_profile import HELD_OUT
+from fmnist.pipeline.ood.fit_profile import held_out_count
 from fmnist.pipeline.params import TrainParams
 from fmnist.pipeline.training.backend import keras
 from fmnist.pipeline.training.export import shipped_model
@@ -38,9 +38,9 @@ class Temperature:
 
 
 def held_out_split(train: Split) -> tuple[Split, Split]:
-    """The twin's training images and the held-out ones: all but the last HELD_OUT, and those
-    (a tenth of a split too small for HELD_OUT, as the flag's profile does)."""
-    held = min(HELD_OUT, len(train.labels) // 10)
+    """The twin's training images and the held-out ones: all but the last few thousand
+    (held_out_count, as the flag's profile holds out), and those."""
+    held = held_out_count(len(train.labels))
     if held < 1:
         raise ValueError(f"{len(train.labels)} training images leave none to fit a temperature on")
     cut = len(train.labels) - held
