@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import re
 import signal
@@ -17,6 +18,7 @@ from pathlib import Path
 
 START_TIMEOUT = 60.0
 _READY_LINE = re.compile(r"at http://127\.0\.0\.1:(\d+)/")
+_GRPC = re.compile(r"gRPC at 127\.0\.0\.1:(\d+)")
 
 
 @dataclass
@@ -26,6 +28,15 @@ class Server:
     process: subprocess.Popen
     port: int
     log: Path
+
+    @property
+    def grpc(self) -> str:
+        """host:port of its gRPC API."""
+        return f"127.0.0.1:{_GRPC.search(self.output()).group(1)}"
+
+    def workers(self) -> dict[str, str]:
+        """With worker processes, each one's pid and the version it serves."""
+        return json.loads(self.request("GET", "/v2/health/ready")[2]).get("workers", {})
 
     @property
     def url(self) -> str:
@@ -63,7 +74,9 @@ def start(model: Path, folder: Path, *options: str, python: str = sys.executable
     """`fmnist serve --model MODEL --port 0 OPTIONS` (by `python`), once it answers ready."""
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / f"serve-{time.monotonic_ns()}.log"
+    # One process and a free gRPC port unless the options say otherwise (the last one counts).
     command = [python, "-m", "fmnist", "serve", "--model", str(model), "--port", "0"]
+    command += ["--workers", "1", "--grpc-port", "0"]
     with log.open("wb") as output:
         process = subprocess.Popen(
             [*command, *options],

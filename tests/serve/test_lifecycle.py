@@ -104,8 +104,11 @@ class Load(threading.Thread):
                 connection = None
 
 
-def served_version(server) -> str:
-    return json.loads(server.request("GET", "/v2/models/fmnist")[2])["versions"][0]
+def served_versions(server) -> set[str]:
+    """The versions served: one process's, or with workers every worker's (one when they agree)."""
+    if workers := server.workers():
+        return set(workers.values())
+    return {json.loads(server.request("GET", "/v2/models/fmnist")[2])["versions"][0]}
 
 
 def metric(server, series: str) -> float:
@@ -127,14 +130,18 @@ def replace_as_dvc_does(target: Path, data: bytes) -> None:
     os.replace(temporary, target)
 
 
-def test_twenty_replacements_under_load_fail_no_request(model_file, second_model, tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_twenty_replacements_under_load_fail_no_request(
+    model_file, second_model, tmp_path, workers
+):
     serving_path = tmp_path / "models" / "model.tflite"
     serving_path.parent.mkdir()
     good = [model_file.read_bytes(), second_model.read_bytes()]
     versions = [load_classifier(path).seal.hex()[:12] for path in (model_file, second_model)]
     serving_path.write_bytes(good[0])
     corrupt = [good[1][: len(good[1]) // 2], bytes(reversed(good[0])), b"", good[1][:-1] + b"?"]
-    with serving(serving_path, tmp_path / "log", "--quiet", "--poll", "0.02") as server:
+    options = ("--quiet", "--poll", "0.02", "--workers", workers)
+    with serving(serving_path, tmp_path / "log", *options) as server:
         load = Load(server.port)
         load.start()
         until(lambda: load.seen, "a first answer")
@@ -144,23 +151,26 @@ def test_twenty_replacements_under_load_fail_no_request(model_file, second_model
                 current = 1 - current
                 replace_as_dvc_does(serving_path, good[current])
                 want = versions[current]
-                until(lambda v=want: served_version(server) == v, "the new version")
+                until(lambda v=want: served_versions(server) == {v}, "the new version everywhere")
             else:  # a damaged or half-written file: refused, the old one keeps serving
                 refused = reloads(server, "refused")
                 replace_as_dvc_does(serving_path, corrupt[step // 2 % len(corrupt)])
                 until(lambda r=refused: reloads(server, "refused") > r, "the refusal")
-                assert served_version(server) == versions[current]
+                assert served_versions(server) == {versions[current]}
             count = len(load.seen)
             until(lambda c=count: len(load.seen) > c + 2, "answers after the change")
         load.stop.set()
         load.join(30)
         assert server.request("GET", "/v2/health/ready")[0] == 200
+        reloads_seen = reloads(server, "refused")
         log = server.output()
     assert load.failures == []
     assert set(load.seen) == set(versions) and load.seen[-1] == versions[current]
     switches = sum(1 for a, b in zip(load.seen, load.seen[1:], strict=False) if a != b)
     assert switches == 10  # each good file was seen, in order, once swapped in
     assert log.count("now serving version") == 10 and log.count("kept version") >= 10
+    if workers == "2":  # checked once by the supervisor, not once per worker
+        assert reloads_seen == 10
     assert "Traceback" not in log
 
 
@@ -188,11 +198,14 @@ def refuses_connections(port: int) -> bool:
     return False
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
-def test_shutdown_finishes_requests_in_flight_and_exits_0(model_file, real_test, tmp_path, how):
+def test_shutdown_finishes_requests_in_flight_and_exits_0(
+    model_file, real_test, tmp_path, how, workers
+):
     images = real_test.images[:64]
     expected = load_classifier(model_file).logits(images)
-    server = start(model_file, tmp_path, "--quiet")
+    server = start(model_file, tmp_path, "--quiet", "--workers", workers)
     in_flight = [half_sent(server.port, images) for _ in range(4)]
     # In flight once the server has read their headers: a connection it has not read yet is
     # closed at shutdown, as it should be. Five: the four and the /metrics request asking.

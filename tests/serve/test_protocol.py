@@ -14,10 +14,10 @@ from fmnist.serve.protocol import (
     InferRequest,
     Output,
     ProtocolError,
-    classification,
     encode_infer,
     parse_infer,
 )
+from fmnist.serve.tensors import classification
 
 IMAGES = np.random.default_rng(0).random((2, 28, 28), dtype=np.float32)
 DEEP: list = [0.5]

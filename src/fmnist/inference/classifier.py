@@ -237,6 +237,11 @@ def classifier_from_bytes(path: str | Path, data: bytes, threads: int = 0) -> Cl
 def load_classifier(path: Path, threads: int = 0) -> Classifier:
     """The LiteRT classifier of a model.tflite that train exported and sealed (`threads` as in
     classifier_from_bytes)."""
+    return checked_classifier(path, read_model(path), threads)
+
+
+def read_model(path: Path) -> bytes:
+    """The bytes of the model file at `path`, or ModelError saying in one line why not."""
     if path.is_dir():
         raise ModelError(f"{path}: a directory, not a model file")
     if path.exists() and not path.is_file():  # /dev/zero would be read forever
@@ -244,11 +249,16 @@ def load_classifier(path: Path, threads: int = 0) -> Classifier:
     try:
         if (size := path.stat().st_size) > memory_budget():
             raise ModelError(f"{path}: {size_text(size)}, more than this machine can spare")
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise ModelError(f"{path}: missing; {RESTORE_HINT}") from None
     except OSError as error:
         raise ModelError(f"{path}: cannot read ({error.strerror})") from None
+
+
+def checked_classifier(path: Path, data: bytes, threads: int = 0) -> Classifier:
+    """The classifier of `data`, read from `path` (the name its errors give): the seal, the
+    contract and the probe checked."""
     seal = _check_bytes(path, data)
     classifier = classifier_from_bytes(path, data, threads)
     classifier.seal = seal

@@ -16,13 +16,12 @@ from importlib import metadata, resources
 from io import BytesIO
 
 import anyio
-import numpy as np
 import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from fmnist.decoding import decode
-from fmnist.inference.classifier import LOGITS, probabilities_of, top_classes
+from fmnist.inference.classifier import probabilities_of, top_classes
 from fmnist.ood.score import describe, from_outputs
 from fmnist.serve import protocol
 from fmnist.serve.served_model import ServedModel
@@ -53,8 +52,9 @@ def _page() -> str:
 
 
 @functools.cache
-def _version() -> str:
-    return metadata.version("fmnist")  # reads the installed metadata: once, not per request
+def version() -> str:
+    """The installed package's version, read once, not per request."""
+    return metadata.version("fmnist")
 
 
 async def live(request: Request) -> Response:
@@ -63,36 +63,25 @@ async def live(request: Request) -> Response:
 
 
 async def ready(request: Request) -> Response:
-    """GET /v2/health/ready: 503 while draining."""
-    if _service(request).draining:
+    """GET /v2/health/ready: 503 while draining; with worker processes, the version each serves
+    (they differ for the moment a new model takes to reach them all)."""
+    service = _service(request)
+    if service.draining:
         return error("shutting down", 503)
-    return _json({"ready": True})
+    if service.staging is None:
+        return _json({"ready": True})
+    return _json({"ready": True, "workers": service.staging.served()})
 
 
 async def server_metadata(request: Request) -> Response:
     """GET /v2: the server's name, version and protocol extensions."""
-    return _json({"name": "fmnist", "version": _version(), "extensions": EXTENSIONS})
+    return _json({"name": "fmnist", "version": version(), "extensions": EXTENSIONS})
 
 
 async def model_metadata(request: Request) -> Response:
     """GET /v2/models/{name}: the input and the outputs (ood_score only with the flag)."""
     service = _service(request)
-    model = service.model_for(request)
-    tensor = {"datatype": protocol.DATATYPE}
-    outputs = [
-        {"name": name, **tensor, "shape": [-1] if name == protocol.OOD_SCORE else [-1, 10]}
-        for name in protocol.OUTPUTS
-        if name != protocol.OOD_SCORE or model.classifier.has_flag
-    ]
-    return _json(
-        {
-            "name": service.settings.name,
-            "versions": [model.version],
-            "platform": "tflite",
-            "inputs": [{"name": protocol.INPUT, **tensor, "shape": [-1, 28, 28]}],
-            "outputs": outputs,
-        }
-    )
+    return _json(service.metadata(service.model_for(request)))
 
 
 async def model_ready(request: Request) -> Response:
@@ -125,27 +114,12 @@ async def _parse(
     return protocol.parse_infer(*arguments)
 
 
-async def _outputs(
-    service: Service, model: ServedModel, images: np.ndarray, flag: bool
-) -> dict[str, np.ndarray]:
-    """The model's outputs (with `flag`, the flag's too), its logits all finite: JSON has no
-    infinity, and a null would read as an answer. Run with the requests waiting beside it."""
-    outputs = await service.batcher.run(model, images, flag)
-    logits = outputs[LOGITS]
-    if not np.isfinite(logits).all():
-        first = int(np.flatnonzero(~np.isfinite(logits).all(axis=1))[0])
-        raise protocol.ProtocolError(
-            f"image {first} overflows the model (logits beyond FP32); pixels belong in [0, 1]"
-        )
-    return outputs
-
-
 async def _run(
     service: Service, parsed: protocol.InferRequest, model: ServedModel
 ) -> tuple[bytes, dict]:
     """The model on the images, and the response's body and headers."""
     wanted = any(output.name == protocol.OOD_SCORE for output in parsed.outputs)
-    outputs = await _outputs(service, model, parsed.images, wanted)
+    outputs = await service.infer(model, parsed.images, wanted)
     scores = outputs.get(protocol.OOD_SCORE) if wanted else None  # None: no flag
     return protocol.encode_infer(parsed, service.settings.name, model.version, outputs, scores)
 
@@ -156,7 +130,7 @@ async def classify(request: Request) -> Response:
     model = service.model
     async with service.admitted(request) as (body, _), service.decoders:
         images, kind = await anyio.to_thread.run_sync(decode, BytesIO(body), UPLOAD_NAME)
-    outputs = await _outputs(service, model, images[:1], True)
+    outputs = await service.infer(model, images[:1], True)
     probabilities = probabilities_of(outputs)
     verdict = from_outputs(outputs, kind)
     service.metrics.images.inc(len(images))

@@ -1,8 +1,11 @@
 """Prometheus metrics and the access log, as one ASGI middleware around the app.
 
 A registry of the server's own (not the process-wide default), so two servers in one process,
-as in tests, count apart. Endpoints are labelled by handler, never by the raw path a client
-chose, which would let one client grow the label set without bound.
+as in tests, count apart. With worker processes, prometheus-client's multiprocess mode: each
+process writes its values to files in a shared folder, and /metrics, whichever worker answers
+it, sums them all (the gauges over live processes only). Endpoints are labelled by handler,
+never by the raw path a client chose, which would let one client grow the label set without
+bound.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from prometheus_client import (
     CollectorRegistry,
@@ -18,7 +22,9 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
     generate_latest,
+    values,
 )
+from prometheus_client.multiprocess import MultiProcessCollector
 
 # A "_created" twin of every series doubles the page for a timestamp nobody here reads.
 disable_created_metrics()
@@ -31,7 +37,12 @@ _BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2
 class Metrics:
     """The server's counters, histogram and gauges in a registry of its own."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared: Path | None = None) -> None:
+        """Metrics of this process alone, or (`shared`: the multiprocess folder) of every
+        process writing there; call it in a worker after the fork, before its first count."""
+        self.shared = shared
+        if shared is not None:
+            values.ValueClass = values.MultiProcessValue()  # this process's own files
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "fmnist_http_requests",
@@ -46,17 +57,34 @@ class Metrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        self.grpc_requests = Counter(
+            "fmnist_grpc_requests",
+            "gRPC calls answered",
+            ["method", "code"],
+            registry=self.registry,
+        )
+        self.grpc_latency = Histogram(
+            "fmnist_grpc_request_duration_seconds",
+            "Time from call to answer",
+            ["method"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
         self.in_progress = Gauge(
-            "fmnist_http_requests_in_progress", "Requests being answered", registry=self.registry
+            "fmnist_http_requests_in_progress",
+            "Requests being answered",
+            registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.images = Counter(
             "fmnist_images_inferred", "Images through the model", registry=self.registry
         )
         self.model = Gauge(
             "fmnist_model_info",
-            "The model version being served (1)",
+            "The model version being served (1; with workers, how many serve it)",
             ["name", "version"],
             registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.reloads = Counter(
             "fmnist_model_reloads",
@@ -77,15 +105,41 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
+    def observe_grpc(self, method: str, code: str, seconds: float) -> None:
+        """One gRPC call answered: counted by method and code, timed by method."""
+        self.grpc_requests.labels(method, code).inc()
+        self.grpc_latency.labels(method).observe(seconds)
+
     def serving(self, name: str, version: str, previous: str | None = None) -> None:
         """The gauge names the version now served, and only it."""
         if previous is not None:
+            self.model.labels(name, previous).set(0)  # what multiprocess files keep of it
             self.model.remove(name, previous)
         self.model.labels(name, version).set(1)
 
     def exposition(self) -> bytes:
-        """Everything, in Prometheus' text format."""
-        return generate_latest(self.registry)
+        """Everything, in Prometheus' text format: with workers, every worker's."""
+        if self.shared is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, str(self.shared))
+        return generate_latest(registry)
+
+    def requests_answered(self) -> int:
+        """HTTP requests and gRPC calls answered so far (with workers, by all of them)."""
+        registry = self.registry
+        if self.shared is not None:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, str(self.shared))
+        names = ("fmnist_http_requests_total", "fmnist_grpc_requests_total")
+        return int(
+            sum(
+                sample.value
+                for family in registry.collect()
+                for sample in family.samples
+                if sample.name in names
+            )
+        )
 
 
 def _path(scope: dict) -> str:

@@ -19,9 +19,32 @@ def add_parser(commands: argparse._SubParsersAction, model_help: str) -> None:
     option("--model", type=Path, help=model_help)
     option("--host", default=_DEFAULTS.host, help="address to listen on (default: %(default)s)")
     option("--port", type=int, default=_DEFAULTS.port, help="0 picks a free one (default: 8080)")
+    option(
+        "--grpc-port",
+        type=_grpc_port,
+        default=_DEFAULTS.grpc_port,
+        help="the same API over gRPC; 0 picks a free one, off turns it off (default: 8081)",
+    )
+    workers = "processes on the same ports, under a supervisor that restarts them; 1: one process"
+    option(
+        "--workers",
+        type=int,
+        default=_DEFAULTS.workers,
+        help=f"{workers} (default: cores, here %(default)s)",
+    )
     option("--name", default=_DEFAULTS.name, help="the model's name in URLs (default: fmnist)")
-    option("--max-batch", type=int, default=_DEFAULTS.max_batch, help="images per request")
-    option("--max-body-mb", type=float, default=_DEFAULTS.max_body / MIB, help="request bodies")
+    option(
+        "--max-batch",
+        type=int,
+        default=_DEFAULTS.max_batch,
+        help="images per request (default: %(default)s)",
+    )
+    option(
+        "--max-body-mb",
+        type=float,
+        default=_DEFAULTS.max_body / MIB,
+        help="MiB a request body may take (default: %(default)g)",
+    )
     option(
         "--client-timeout",
         type=float,
@@ -50,12 +73,18 @@ def add_parser(commands: argparse._SubParsersAction, model_help: str) -> None:
     option("--quiet", action="store_true", help="no access-log line per request")
 
 
+def _grpc_port(text: str) -> int | None:
+    return None if text == "off" else int(text)
+
+
 def settings_from(args: argparse.Namespace, model: Path) -> ServeSettings:
     """The options as checked settings; FmnistError names the first bad one."""
     return ServeSettings(
         model=model,
         host=args.host,
         port=args.port,
+        grpc_port=args.grpc_port,
+        workers=args.workers,
         name=args.name,
         max_batch=args.max_batch,
         max_body=int(args.max_body_mb * MIB),

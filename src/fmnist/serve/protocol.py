@@ -1,4 +1,5 @@
-"""The Open Inference Protocol's (KServe V2) infer request and response, as pure functions.
+"""The Open Inference Protocol's (KServe V2) infer request and response over HTTP, as pure
+functions (gRPC's are grpc/messages.py's; what both carry is tensors.py's).
 
 Bytes in, arrays out, and back: no I/O here. Besides the core protocol, two of Triton's
 extensions: binary tensor data (what `tritonclient` sends and asks for by default) and
@@ -8,54 +9,30 @@ can cause is a ProtocolError: an HTTP status and one line, never a traceback.
 
 from __future__ import annotations
 
-import struct
-from dataclasses import dataclass
-
 import numpy as np
 import orjson
 
 from fmnist.core.dataset import CLASS_NAMES, IMAGE_SHAPE
-from fmnist.inference.classifier import LOGITS, PROBABILITIES, probabilities_of
-from fmnist.ood.score import KIND_OUTPUTS
+from fmnist.serve.tensors import (
+    DATATYPE,
+    INPUT,
+    OOD_SCORE,
+    OUTPUTS,
+    InferRequest,
+    Output,
+    ProtocolError,
+    output_tensors,
+)
 
-INPUT = "images"
-OOD_SCORE = KIND_OUTPUTS["tensor"][0]  # above 1: the image does not look like Fashion-MNIST
-_FP32_MAX = float(np.finfo(np.float32).max)
-OUTPUTS = (LOGITS, PROBABILITIES, OOD_SCORE)
-DATATYPE = "FP32"
+# What the handlers and the tests name as protocol.X, defined in tensors.py.
+__all__ = ["DATATYPE", "INPUT", "OOD_SCORE", "OUTPUTS", "InferRequest", "Output", "ProtocolError"]
+
 HEADER_LENGTH = "inference-header-content-length"
 # orjson's own bound on nesting, refused in one line like any other bad JSON (a request nests
 # 6 levels at most: {"inputs": [{"data": [[[...]]]}]}); the values are then checked against
 # the shape, so deeper data is refused there.
 MAX_DEPTH = 1024
 _IMAGE_VALUES = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
-
-
-class ProtocolError(Exception):
-    """A request the protocol or this model cannot take: an HTTP status and one line."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass(frozen=True)
-class Output:
-    """One requested output: its name, whether it comes back as binary, and top-k (0: all)."""
-
-    name: str
-    binary: bool
-    classes: int = 0
-    asked: bool = True  # named in the request, not one of the defaults
-
-
-@dataclass(frozen=True)
-class InferRequest:
-    """What an infer request asks: (N, 28, 28) float32 images and the outputs wanted."""
-
-    id: str | None
-    images: np.ndarray
-    outputs: tuple[Output, ...]
 
 
 def _is_int(value: object) -> bool:
@@ -225,36 +202,18 @@ def parse_infer(body: bytes, header_length: str | None, max_batch: int) -> Infer
     else:
         header, binary = split_body(body, header_length)
         document = _load_json(header)
+    return parse_document(document, binary, max_batch)
+
+
+def parse_document(document: dict, binary: bytes, max_batch: int) -> InferRequest:
+    """An infer request from its JSON document and the binary data after it (gRPC's messages
+    are turned into the same document, so both are checked by the same lines)."""
     identifier = document.get("id")
     if identifier is not None and not isinstance(identifier, str):
         raise ProtocolError("id: not a string")
     default_binary = _flag(_parameters(document, "request"), "binary_data_output", "request", False)
     images = _input(document, binary, max_batch)
     return InferRequest(identifier, images, _outputs(document, default_binary))
-
-
-def classification(values: np.ndarray, count: int) -> list[list[str]]:
-    """Triton's classification: the top `count` of each row as "value:index:label", best first
-    (ties by index)."""
-    rows = []
-    for row in values:
-        order = np.lexsort((np.arange(len(row)), -row))[:count]
-        rows.append([f"{float(row[i]):.6g}:{i}:{CLASS_NAMES[i]}" for i in order])
-    return rows
-
-
-def _bytes_tensor(rows: list[list[str]]) -> bytes:
-    """A BYTES tensor in the binary extension's layout: each element's 4-byte length, then it."""
-    elements = [text.encode() for row in rows for text in row]
-    return b"".join(struct.pack("<I", len(element)) + element for element in elements)
-
-
-def _fp32_scores(scores: np.ndarray) -> np.ndarray:
-    """Scores as FP32; one past FP32's range (or NaN: pixels so large that the checks overflow)
-    as FP32's largest value, flagged all the same."""
-    if scores.dtype != np.float32 or not np.isfinite(scores).all():  # else as it is, no copy
-        scores = np.minimum(np.nan_to_num(scores.astype(np.float64), nan=_FP32_MAX), _FP32_MAX)
-    return scores.astype(np.float32, copy=False)
 
 
 def encode_infer(
@@ -267,27 +226,13 @@ def encode_infer(
     """The response body and headers from Classifier.run's outputs: JSON, then the binary ones in
     order. `ood_scores` None: a model without the flag, so no ood_score unless asked (400)."""
     outputs, buffers = [], []
-    for output in request.outputs:
-        if output.name == OOD_SCORE:
-            if ood_scores is None and output.asked:
-                raise ProtocolError(f"{OOD_SCORE}: this model was exported without the flag")
-            if ood_scores is None:
-                continue
-            tensor = _fp32_scores(ood_scores)
+    for tensor in output_tensors(request, computed, ood_scores):
+        entry = {"name": tensor.output.name, "datatype": tensor.datatype, "shape": tensor.shape}
+        if tensor.output.binary:
+            entry["parameters"] = {"binary_data_size": len(tensor.raw)}
+            buffers.append(tensor.raw)
         else:
-            tensor = computed[LOGITS] if output.name == LOGITS else probabilities_of(computed)
-        if output.classes:
-            rows = classification(tensor, output.classes)
-            entry = {"name": output.name, "datatype": "BYTES", "shape": [len(rows), output.classes]}
-            raw, data = _bytes_tensor(rows), [text for row in rows for text in row]
-        else:
-            entry = {"name": output.name, "datatype": DATATYPE, "shape": list(tensor.shape)}
-            raw, data = np.ascontiguousarray(tensor, "<f4").tobytes(), tensor.ravel()
-        if output.binary:
-            entry["parameters"] = {"binary_data_size": len(raw)}
-            buffers.append(raw)
-        else:
-            entry["data"] = data
+            entry["data"] = tensor.data
         outputs.append(entry)
     identity = {} if request.id is None else {"id": request.id}
     response = {"model_name": model_name, "model_version": version, **identity, "outputs": outputs}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fmnist.core.errors import FmnistError
@@ -12,6 +13,12 @@ MIB = 2**20
 # make the server hold stays near LARGE_BODIES x max_body, whatever their number.
 LARGE_BODY = MIB
 LARGE_BODIES = 2
+MAX_WORKERS = 64
+
+
+def cores() -> int:
+    """The cores this process may use (its CPU affinity, which containers and taskset narrow)."""
+    return len(os.sched_getaffinity(0))
 
 
 @dataclass(frozen=True)
@@ -21,6 +28,8 @@ class ServeSettings:
     model: Path
     host: str = "127.0.0.1"  # loopback unless told otherwise: nothing is exposed by accident
     port: int = 8080  # KServe's port for a model server's HTTP
+    grpc_port: int | None = 8081  # KServe's port for its gRPC; None: no gRPC
+    workers: int = field(default_factory=lambda: cores())  # processes, one port (1: no supervisor)
     name: str = "fmnist"  # the model's name in the protocol's URLs
     max_batch: int = 1024  # images in one request: 3 MiB as binary FP32, about 8 MiB as JSON
     # Triton's default (--http-max-input-size): 64 MiB. The worst JSON this lets through (all
@@ -44,6 +53,12 @@ class ServeSettings:
             )
             if not value > 0
         ]
+        if not 1 <= self.workers <= MAX_WORKERS:
+            problems.append(f"--workers {self.workers}: must be 1 to {MAX_WORKERS}")
+        if self.grpc_port is not None and not 0 <= self.grpc_port <= 65535:
+            problems.append(f"--grpc-port {self.grpc_port}: not a port (0 picks a free one)")
+        if self.grpc_port is not None and self.grpc_port == self.port != 0:
+            problems.append(f"--grpc-port {self.grpc_port}: the HTTP port already")
         if not 0 <= self.port <= 65535:
             problems.append(f"--port {self.port}: not a port (0 picks a free one)")
         if not self.name or "/" in self.name or not self.name.isprintable():
