@@ -32,12 +32,13 @@ class LiteRTModel(MLModel):
             model_path=await get_model_uri(self.settings), num_threads=_threads()
         )
         self._input = self._interpreter.get_input_details()[0]["index"]
-        # The shipped file's first subgraph is its signature "logits" (the logits alone; the
-        # signature "serving_default" adds the flag): LiteRT's plain calls run that one.
-        outputs = self._interpreter.get_output_details()
-        if [o["shape_signature"].tolist() for o in outputs] != [[-1, 10]]:
-            raise ValueError("expected the logits alone in the model's first subgraph")
-        self._output = outputs[0]["index"]
+        # The shipped file's first subgraph is its signature "logits" (the logits and the
+        # calibrated probabilities; "serving_default" adds the flag): LiteRT's plain calls run
+        # that one, and its output named "logits" is what this runtime returns.
+        named = self._interpreter.get_signature_runner("logits").get_output_details()["logits"]
+        if named["shape_signature"].tolist() != [-1, 10]:
+            raise ValueError("expected the logits, [-1, 10], in the model's first subgraph")
+        self._output = named["index"]
         self._batch = 0
         return True
 

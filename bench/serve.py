@@ -58,6 +58,7 @@ BATCH_CONNECTIONS = 8
 START_TIMEOUT = 60.0
 CHECK_IMAGES = 8
 TOLERANCE = 1e-6
+WORKERS = len(os.sched_getaffinity(0))  # fmnist serve's default: the cores it may use
 _OUR_PORT = re.compile(r"at http://127\.0\.0\.1:(\d+)/")
 # wrk's request from environment variables, and its summary as one JSON line (latencies in µs).
 WRK_SCRIPT = """
@@ -121,13 +122,16 @@ class Running:
     rss_mb: float
 
 
-def infer_body(images: np.ndarray, binary: bool) -> Body:
-    """The images as JSON data, or as JSON then the raw tensor (Triton's binary extension)."""
+def infer_body(images: np.ndarray, binary: bool, every_output: bool = False) -> Body:
+    """The images as JSON data, or as JSON then the raw tensor (Triton's binary extension); the
+    logits asked for, or (`every_output`) no output named: the protocol's default request, which
+    gets every output (ours: logits, probabilities and ood_score; MLServer's runtime: logits)."""
     tensor: dict = {"name": "images", "shape": list(images.shape), "datatype": "FP32"}
     output: dict = {"name": "logits"}
     if not binary:
         tensor["data"] = images.ravel().tolist()
-        return Body(json.dumps({"inputs": [tensor], "outputs": [output]}).encode())
+        asked = {} if every_output else {"outputs": [output]}
+        return Body(json.dumps({"inputs": [tensor], **asked}).encode())
     raw = np.ascontiguousarray(images, "<f4").tobytes()
     tensor["parameters"] = {"binary_data_size": len(raw)}
     output["parameters"] = {"binary_data": True}
@@ -146,11 +150,21 @@ def round_loads(images: np.ndarray) -> list[Load]:
         for count in CONNECTIONS
     ]
     theirs = [Load(f"mlserver_json_c{n}", "mlserver", INFER, json_one, n, 1) for n in CONNECTIONS]
+    default_one = infer_body(single, False, every_output=True)
+    workers = [
+        Load(f"workers_{kind}_c8", "workers", INFER, body, 8, 1)
+        for kind, body in (("json", json_one), ("binary", binary_one), ("default", default_one))
+    ]
     return [
         *ours,
+        Load("ours_default_c8", "ours", INFER, default_one, 8, 1),
         Load("ours_batch_binary", "ours", INFER, binary_batch, BATCH_CONNECTIONS, BATCH),
         Load("ours_live_c8", "ours", "/v2/health/live", None, 8, 0),
+        *workers,
+        Load("workers_batch_binary", "workers", INFER, binary_batch, BATCH_CONNECTIONS, BATCH),
+        Load("workers_live_c8", "workers", "/v2/health/live", None, 8, 0),
         *theirs,
+        Load("mlserver_default_c8", "mlserver", INFER, default_one, 8, 1),
         Load("mlserver_batch_json", "mlserver", INFER, json_batch, BATCH_CONNECTIONS, BATCH),
     ]
 
@@ -252,7 +266,8 @@ def stop(running: Running, name: str) -> None:
         print(f"bench: {name} exited {code} on SIGTERM", file=sys.stderr)
 
 
-def start_ours(folder: Path) -> Running:
+def start_ours(folder: Path, workers: int = 1) -> Running:
+    """fmnist serve: one process, or `workers` worker processes under the supervisor."""
     folder.mkdir(parents=True)
     log = folder / "server.log"
 
@@ -261,6 +276,7 @@ def start_ours(folder: Path) -> Running:
         return int(found.group(1)) if found else None
 
     command = [sys.executable, "-m", "fmnist", "serve", "--model", str(MODEL), "--port", "0"]
+    command += ["--grpc-port", "0", "--workers", str(workers)]
     return start([*command, "--quiet"], folder, dict(os.environ), port)
 
 
@@ -392,10 +408,13 @@ def run_rounds(
     loads = round_loads(images)
     runs: dict[str, list[dict[str, float]]] = {}
     for number in range(1, rounds + 1):
-        for server in ("ours", "mlserver"):
+        for server in ("ours", "workers", "mlserver"):
             print(f"bench: round {number} of {rounds}: {server} ...", file=sys.stderr)
             place = folder / f"round-{number}-{server}"
-            running = start_ours(place) if server == "ours" else start_mlserver(place, mlserver)
+            if server == "mlserver":
+                running = start_mlserver(place, mlserver)
+            else:
+                running = start_ours(place, WORKERS if server == "workers" else 1)
             runs.setdefault(f"{server}_start", []).append(
                 {"start_s": running.start_s, "idle_rss_mb": running.rss_mb}
             )
@@ -433,6 +452,27 @@ def targets(m: dict[str, dict[str, float]]) -> dict[str, dict[str, float | str |
         ("batch_images_s_vs_mlserver", batch, ">=", 10, "x"),
         ("json_c8_vs_live", ours_c8["req_s"] / live, ">=", 0.6, "x"),
         ("binary_c8_vs_live", m["ours_binary_c8"]["req_s"] / live, ">=", 0.6, "x"),
+        (
+            "workers_json_c8_vs_mlserver",
+            m["workers_json_c8"]["req_s"] / theirs_c8["req_s"],
+            ">=",
+            3,
+            "x",
+        ),
+        (
+            "workers_json_c8_vs_live",
+            m["workers_json_c8"]["req_s"] / m["workers_live_c8"]["req_s"],
+            ">=",
+            0.6,
+            "x",
+        ),
+        (
+            "workers_binary_c8_vs_live",
+            m["workers_binary_c8"]["req_s"] / m["workers_live_c8"]["req_s"],
+            ">=",
+            0.6,
+            "x",
+        ),
         ("start_s", m["ours_start"]["start_s"], "<=", 1, " s"),
         ("idle_rss_mb", m["ours_start"]["idle_rss_mb"], "<=", 100, " MB"),
     )
@@ -482,15 +522,50 @@ def table(r: dict) -> list[tuple[str, ...]]:
     label = f"batch of {BATCH}, {BATCH_CONNECTIONS} conn, ours binary, MLServer JSON: images/s"
     batch = ("ours_batch_binary", "mlserver_batch_json", "images_s")
     rows += load(label, *batch, ("batch_images_s_vs_mlserver", ""))
+    label = "default request (every output), JSON, 8 conn: req/s"
+    rows += load(label, "ours_default_c8", "mlserver_default_c8", "req_s")
     rows.append(("GET /v2/health/live, 8 conn: req/s", show("ours_live_c8", "req_s"), "", "", ""))
     for kind in ("json", "binary"):
         name = f"{kind}_c8_vs_live"
         value = f"{t[name]['value']:.2f}x"
         rows.append((f"  single-image {kind} infer / live", value, "", "", mark(name)))
+    rows += workers_rows(m, row, show, mark)
     start = f"start to ready, s (median of {r['rounds']})"
     rows.append(row(start, "ours_start", "mlserver_start", "start_s", "start_s"))
     rss = "idle RSS after ready, children included: MB"
     rows.append(row(rss, "ours_start", "mlserver_start", "idle_rss_mb", "idle_rss_mb"))
+    return rows
+
+
+def workers_rows(m: dict, row: Callable, show: Callable, mark: Callable) -> list[tuple]:
+    """fmnist serve --workers N (the cores): each load beside MLServer's, and over one process."""
+    rows = []
+    for kind, theirs in (("json", "mlserver_json_c8"), ("binary", None), ("default", None)):
+        label = f"{WORKERS} workers: single image, {kind}, 8 conn: req/s"
+        target = "workers_json_c8_vs_mlserver" if kind == "json" else ""
+        rows.append(row(label, f"workers_{kind}_c8", theirs, "req_s", target))
+        over = m[f"workers_{kind}_c8"]["req_s"] / m[f"ours_{kind}_c8"]["req_s"]
+        rows.append(("  over one process", f"{over:.2f}x", "", "", ""))
+    label = f"{WORKERS} workers: batch of {BATCH}, binary, {BATCH_CONNECTIONS} conn: images/s"
+    rows.append(row(label, "workers_batch_binary", "mlserver_batch_json", "images_s"))
+    live = m["workers_live_c8"]["req_s"]
+    rows.append(
+        (f"{WORKERS} workers: GET /v2/health/live, 8 conn: req/s", f"{live:.0f}", "", "", "")
+    )
+    for kind in ("json", "binary"):
+        ratio = f"{m[f'workers_{kind}_c8']['req_s'] / live:.2f}x"
+        rows.append(
+            (
+                f"  single-image {kind} infer / live",
+                ratio,
+                "",
+                "",
+                mark(f"workers_{kind}_c8_vs_live"),
+            )
+        )
+    start = m["workers_start"]
+    label = f"{WORKERS} workers: start to ready, s; idle RSS of all processes, MB"
+    rows.append((label, f"{start['start_s']:.2f}; {start['idle_rss_mb']:.0f}", "", "", ""))
     return rows
 
 

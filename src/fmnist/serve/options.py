@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from fmnist.serve.settings import MIB, ServeSettings
@@ -33,6 +34,19 @@ def add_parser(commands: argparse._SubParsersAction, model_help: str) -> None:
         help=f"{workers} (default: cores, here %(default)s)",
     )
     option("--name", default=_DEFAULTS.name, help="the model's name in URLs (default: fmnist)")
+    _limits(option)
+    option(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let pages from ORIGIN call the API (repeatable; off by default)",
+    )
+    option("--quiet", action="store_true", help="no access-log line per request")
+
+
+def _limits(option: Callable[..., object]) -> None:
+    """The options that bound what clients can make the server do, and when it looks and stops."""
     option(
         "--max-batch",
         type=int,
@@ -63,14 +77,6 @@ def add_parser(commands: argparse._SubParsersAction, model_help: str) -> None:
         default=_DEFAULTS.poll,
         help="seconds between looks at the model file for a new version (default: %(default)s)",
     )
-    option(
-        "--cors-origin",
-        action="append",
-        default=[],
-        metavar="ORIGIN",
-        help="let pages from ORIGIN call the API (repeatable; off by default)",
-    )
-    option("--quiet", action="store_true", help="no access-log line per request")
 
 
 def _grpc_port(text: str) -> int | None:

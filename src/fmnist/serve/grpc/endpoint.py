@@ -50,7 +50,12 @@ class Endpoint:
         return messages.message("ServerReadyResponse")(ready=not self.service.draining)
 
     async def ModelReady(self, request: object, context: object) -> object:
-        self.service.model_named(request.name, request.version or None)  # type: ignore[attr-defined]
+        """Ready false for a model this server does not serve (Triton's answer; over HTTP, 404),
+        so tritonclient's is_model_ready says False rather than raising."""
+        try:
+            self.service.model_named(request.name, request.version or None)  # type: ignore[attr-defined]
+        except ProtocolError:
+            return messages.message("ModelReadyResponse")(ready=False)
         return messages.message("ModelReadyResponse")(ready=not self.service.draining)
 
     async def ServerMetadata(self, request: object, context: object) -> object:
