@@ -7,7 +7,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(HOME)/.local/bin:$(PATH)
 
 .PHONY: help setup check data browser repro cnn experiments plots test tests test-fast lint format \
-  bench bench-ood bench-serve serve remote-up remote-down push pull report
+  bench bench-ood bench-serve serve image remote-up remote-down push pull report
 .DEFAULT_GOAL := help
 PLOTS_TEMPLATE := build/plots-template.html
 
@@ -70,6 +70,15 @@ plots: check $(PLOTS_TEMPLATE) ## every plot in one page, dvc_plots/index.html (
 SERVE_ARGS ?=
 serve: setup ## serve models/model.tflite: a page at http://127.0.0.1:8080/, the API under /v2
 	fmnist serve $(SERVE_ARGS)
+
+# The serving install with models/model.tflite as an OCI image, from Debian's packages (mmdebstrap,
+# podman and runc, installed here if missing; as root), rebuilt only when the wheel, the pins, the
+# model or the script change. Run it as tests/serve/test_image.py does (runc: crun, podman's
+# default, refuses these machines' hybrid cgroups and rlimits), in one line:
+#  podman --runtime runc --cgroup-manager cgroupfs run --rm --stop-timeout 35 -p 127.0.0.1:8080:8080
+#  --ulimit nofile=10000:10000 --ulimit nproc=4096:4096 localhost/fmnist-serve
+image: setup ## the serving image localhost/fmnist-serve: no TensorFlow, the model inside (as root)
+	@bash scripts/build-image.sh
 
 # Headless Chromium and its WebDriver for the tests that look at the plots page and the server's.
 browser: ## headless Chromium and chromedriver (Debian packages), for the browser tests
