@@ -42,6 +42,7 @@ LONGEST_FIRST = [
     "tests/pipeline/stages/test_mains.py",
     "tests/e2e/test_interrupt.py",
     "tests/e2e/test_plots.py",
+    "tests/serve/test_image.py",
     "tests/pipeline/training/test_export.py",
 ]
 
