@@ -76,6 +76,7 @@ def main(name: str, overrides_json: str) -> None:
         on_epoch=lambda row: print(json.dumps(row), flush=True),
         jit_compile=uses_xla(params),
         flip=params.flip,
+        shift=params.shift,
         label_smoothing=params.label_smoothing,
     )
     fit_s = time.perf_counter() - start
@@ -101,9 +102,9 @@ def main(name: str, overrides_json: str) -> None:
 def table() -> str:
     """The results so far, one Markdown row per candidate, in the order they ran."""
     rows = [
-        "| candidate | filters | epochs | batch | Adam rate, warm-up | flip | smoothing | "
+        "| candidate | filters | epochs | batch | Adam rate, warm-up | flip | shift | smoothing | "
         "fit, 60,000 images | validation last / best | with flip averaging |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for line in RESULTS.read_text().splitlines():
         result = json.loads(line)
@@ -111,7 +112,7 @@ def table() -> str:
         rows.append(
             f"| {result['name']} | {given['cnn']['filters']} | {result['epochs']} | "
             f"{given['batch_size']} | {given['learning_rate']}, {given['warmup_epochs']} | "
-            f"{'yes' if given['flip'] else 'no'} | "
+            f"{'yes' if given['flip'] else 'no'} | {given.get('shift', 0)} | "
             f"{given['label_smoothing']} | {result['fit_s_60k']:.0f} s | "
             f"{result['val_last']:.4f} / {result['val_best']:.4f} | "
             f"{result['val_flip_averaged']:.4f} |"

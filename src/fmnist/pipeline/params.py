@@ -62,6 +62,7 @@ class TrainParams:
     warmup_epochs: int = field(metadata=_bounds(0, 1000))
     label_smoothing: float = field(metadata=_bounds(0, 0.5))
     flip: bool
+    shift: int = field(metadata=_bounds(0, 8))
     test_time_flip: bool
     cnn: CnnParams
 

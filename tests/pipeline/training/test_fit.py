@@ -200,3 +200,16 @@ def test_label_smoothing_is_cross_entropy_against_smoothed_targets():
     expected = -np.mean(np.sum(targets * log_softmax, axis=1))
     assert float(training_loss(model, 0.2)(labels, logits)) == pytest.approx(expected, rel=1e-5)
     assert training_loss(model, 0.0) is model.loss
+
+
+def test_shifts_are_deterministic_and_change_the_weights(subset):
+    small = Split(subset.images[:2000], subset.labels[:2000])
+    recipe = recipe_cnn(5, flip=True, label_smoothing=0.1)
+    plain, _ = train_recipe(small, recipe)
+    moved, history = train_recipe(small, dataclasses.replace(recipe, shift=2))
+    again, again_history = train_recipe(small, dataclasses.replace(recipe, shift=2))
+    for a, b in zip(moved.get_weights(), again.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert history == again_history
+    assert not np.array_equal(plain.get_weights()[0], moved.get_weights()[0])
+    assert history[-1]["accuracy"] > 0.2  # chance is 0.1

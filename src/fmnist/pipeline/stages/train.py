@@ -55,6 +55,7 @@ def _run(root: Path) -> None:
             on_epoch=lambda row: log_epoch(live, row),
             jit_compile=uses_xla(params),
             flip=params.flip,
+            shift=params.shift,
             label_smoothing=params.label_smoothing,
         )
         fit_s = time.perf_counter() - start

@@ -7,9 +7,11 @@ same: same batches, same loss, same updates. Without XLA (`jit_compile=False`, f
 XLA has no deterministic gradient of max pooling) the same loop runs as a TensorFlow graph
 (one call per batch instead was no faster: 28 s an epoch of the [32, 64] CNN either way here).
 
-Two training-only options, both off for the tutorial's dense model: horizontal flips (clothing
+Three training-only options, all off for the tutorial's dense model: horizontal flips (clothing
 is left-right symmetric; a seeded half of the images is mirrored each epoch, picked by index,
-so no random op enters the graph) and label smoothing.
+so no random op enters the graph), random shifts (each epoch every image moved by a seeded
+whole number of pixels up to `shift` each way, the uncovered edge black, done in NumPy before
+the epoch's loop) and label smoothing.
 """
 
 from __future__ import annotations
@@ -121,6 +123,29 @@ def _flip_offsets(seed: int, count: int, epochs: int):
         yield (rng.random(count) < 0.5).astype(np.int32) * count
 
 
+def shifted(images: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Image i moved down rows[i] and right columns[i] pixels (negative: up, left), what moves
+    in from outside black. One pass per distinct shift, no padded copy of the images."""
+    out = np.zeros_like(images)
+    size = images.shape[1]
+    moves = rows.astype(np.int64) * (2 * size) + columns  # one key per (row, column) pair
+    for move in np.unique(moves):
+        chosen = np.flatnonzero(moves == move)
+        r, c = int(rows[chosen[0]]), int(columns[chosen[0]])
+        target = (slice(max(r, 0), size + min(r, 0)), slice(max(c, 0), size + min(c, 0)))
+        source = (slice(max(-r, 0), size - max(r, 0)), slice(max(-c, 0), size - max(c, 0)))
+        out[(chosen, *target)] = images[(chosen, *source)]
+    return out
+
+
+def _epoch_images(
+    source: Split, order: np.ndarray, rng: np.random.Generator, shift: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The epoch's images in its order, each shifted by a seeded amount, and their labels."""
+    rows, columns = rng.integers(-shift, shift + 1, (2, len(order)))
+    return shifted(source.images[order], rows, columns), source.labels[order].astype(np.int32)
+
+
 def fit(
     model: keras.Model,
     train: Split,
@@ -132,6 +157,7 @@ def fit(
     jit_compile: bool = True,
     flip: bool = False,
     label_smoothing: float = 0.0,
+    shift: int = 0,
 ) -> list[dict]:
     """Train `model` in place; return per-epoch mean loss and accuracy, as Keras reports them
     (the loss as trained: smoothed, where label smoothing is on).
@@ -149,13 +175,17 @@ def fit(
     # The split goes in once; each epoch only sends its shuffled batch indices.
     source = _with_mirrors(train) if flip else train
     images, labels = _tensor(source.images), tf.constant(source.labels.astype(np.int32))
-    rng = np.random.default_rng(seed)
+    rng, shifts = np.random.default_rng(seed), np.random.default_rng([seed, 2])
     full = count // batch_size * batch_size
     history = []
     for epoch in range(1, epochs + 1):
         order = rng.permutation(count).astype(np.int32)
         if offsets is not None:
             order += next(offsets)[order]
+        if shift:  # the epoch's own images, in its order: the batches are then in sequence
+            epoch_images, epoch_labels = _epoch_images(source, order, shifts, shift)
+            images, labels = _tensor(epoch_images), tf.constant(epoch_labels)
+            order = np.arange(count, dtype=np.int32)
         # Full batches in one call; a last partial batch (Keras fit keeps it too) in a second.
         loss_sum, correct = 0.0, 0
         for batches in (order[:full].reshape(-1, batch_size), order[full:].reshape(1, -1)):

@@ -96,6 +96,7 @@ def train_network(
         params.seed,
         jit_compile=uses_xla(params),
         flip=params.flip,
+        shift=params.shift,
         label_smoothing=params.label_smoothing,
         **monitoring,
     )
