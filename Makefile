@@ -69,7 +69,7 @@ plots: check $(PLOTS_TEMPLATE) ## every plot in one page, dvc_plots/index.html (
 # The shipped model over HTTP (docs/serving.md); SERVE_ARGS for more, e.g. SERVE_ARGS="--port 9000".
 SERVE_ARGS ?=
 serve: setup ## serve models/model.tflite: a page at http://127.0.0.1:8080/, the API under /v2
-	fmnist serve $(SERVE_ARGS)
+	@fmnist serve $(SERVE_ARGS)
 
 # The serving install with models/model.tflite as an OCI image, from Debian's packages (mmdebstrap,
 # podman and runc, installed here if missing; as root), rebuilt only when the wheel, the pins, the

@@ -12,7 +12,7 @@ from fmnist.core import paths
 from fmnist.core.errors import FmnistError, run_stage
 from fmnist.decoding import STDIN_NAME, expand, load_input, read_stdin
 from fmnist.inference.classifier import load_classifier, probabilities_of, top_classes
-from fmnist.ood.score import describe, from_outputs
+from fmnist.ood.score import TRUST_PAGE, describe, from_outputs
 from fmnist.serve import options
 
 
@@ -32,17 +32,37 @@ def default_model() -> Path:
     return checkout / paths.MODEL if (checkout / "dvc.yaml").is_file() else paths.MODEL
 
 
+PREDICT_EPILOG = f"""\
+Every input still gets one of the ten classes. When it looks like nothing in Fashion-MNIST,
+the line ends with [does not look like Fashion-MNIST: what was found; the check and its score]:
+the score is above 1, and the larger it is, the stranger the input. What each check measures,
+how often clothing is flagged (about 5 %) and what the flag misses: {TRUST_PAGE} in the project.
+
+--json gives per image: input, index (its position in a .npy array of several images; null
+for a single image), top (class, probability) and ood (score, flagged, check, reason; null for
+a model exported without the flag)."""
+
+
 def _warning(ood: dict | None) -> str:
     """The flag beside the classes, when raised."""
     if ood is None or not ood["flagged"]:
         return ""
-    return f"  [does not look like Fashion-MNIST: {ood['check']} score {ood['score']:.2f}]"
+    return (
+        f"  [does not look like Fashion-MNIST: {ood['reason']}; {ood['check']} {ood['score']:.2f}]"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fmnist", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    predict = commands.add_parser("predict", help="classify images, folders or .npy arrays")
+    predict = commands.add_parser(
+        "predict",
+        help="classify images, folders or .npy arrays",
+        description="Classify images (PNG, JPEG, BMP, GIF), folders of them, or .npy arrays of "
+        "28x28 images in [0, 1]: each gets its three likeliest classes.",
+        epilog=PREDICT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     predict.add_argument(
         "inputs", nargs="+", type=Path, metavar="PATH", help="a file, a folder, or - for stdin"
     )

@@ -109,15 +109,99 @@ def test_forced_rerun_is_byte_identical(project, base):
     run(["git", "diff", "--exit-code"], project)
 
 
-def test_fresh_clone_reproduces_the_committed_run(tmp_path, one_epoch_run):
-    """A clone of this repository, reproduced, gives back the committed lock and metrics.
+@pytest.fixture(scope="module")
+def committed_clone(tmp_path_factory, one_epoch_run) -> Path:
+    """A clone of this repository, reproduced: the committed model, data and metrics.
 
     Its cache starts from the session's run, which computed the data and the flag's sets and
     profile from the same files (when the tree is committed): those are restored, and train's
     ten epochs really run. evaluate and predict then find their inputs as the lock has them."""
-    clone = tmp_path / "clone"
-    run(["git", "clone", "-q", str(ROOT), str(clone)], tmp_path)
+    folder = tmp_path_factory.mktemp("committed")
+    clone = folder / "clone"
+    run(["git", "clone", "-q", str(ROOT), str(clone)], folder)
     link_cache(clone, one_epoch_run)
     assert "train" in ran_stages(dvc(clone, "repro").stdout)
+    return clone
+
+
+def test_fresh_clone_reproduces_the_committed_run(committed_clone):
+    """The clone, reproduced, gives back the committed lock and metrics."""
+    clone = committed_clone
     changed = run(["git", "status", "--porcelain"], clone).stdout
     assert changed == "", f"the committed run did not reproduce:\n{changed}"
+
+
+def readme_section(title: str) -> str:
+    """The README's text under `### title`, up to the next heading."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index(f"### {title}\n")
+    ends = [i for i in (text.find("\n### ", start + 1), text.find("\n## ", start + 1)) if i > 0]
+    return text[start : min(ends)]
+
+
+def blocks(section: str, language: str = "") -> list[str]:
+    """The fenced blocks of `section` in `language` (none: the plain blocks)."""
+    parts = section.split("```")
+    return [body[len(language) + 1 :] for body in parts[1::2] if body.startswith(language + "\n")]
+
+
+def shell_steps(block: str) -> list[tuple[str, str]]:
+    """Each `$ command` line of a block and the output lines printed under it."""
+    steps: list[tuple[str, list[str]]] = []
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            steps.append((line[2:], []))
+        elif steps:
+            steps[-1][1].append(line)
+    return [(command, "\n".join(output)) for command, output in steps]
+
+
+def fresh_shell(command: str, folder: Path) -> str:
+    """`command` in a new bash in `folder`, with a PATH that does not hold the project's
+    environment (as a user's new terminal), its output."""
+    env = {**os.environ, "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    env.pop("VIRTUAL_ENV", None)
+    done = subprocess.run(
+        ["bash", "-c", command], cwd=folder, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, f"{command}\n{done.stdout}{done.stderr}"
+    return done.stdout
+
+
+def test_the_readmes_predict_and_serve_examples_run_as_printed(committed_clone, tmp_path):
+    """The README's "Predict your own images" and "Serve it" examples, as written, on the
+    committed model: from a new shell (the README's activation line puts fmnist on the PATH),
+    against a real server; every output as the README prints it."""
+    from ..serve.running import serving
+
+    clone = committed_clone
+    made = [clone / ".venv", clone / "boot.png", clone / "request.json"]
+    (clone / ".venv").symlink_to(ROOT / ".venv")  # what `make repro` makes in a clone
+    try:
+        steps = shell_steps(blocks(readme_section("Predict your own images"))[0])
+        assert [command.split()[0] for command, _ in steps] == ["source", "python", "fmnist"]
+        script = "\n".join(["set -e", *(command for command, _ in steps)])  # comments end
+        assert fresh_shell(script, clone).strip() == steps[-1][1]
+        section = readme_section("Serve it")
+        (python,) = blocks(section, "python")
+        *_, printed = python.strip().splitlines()
+        expected = printed.split("  # ", 1)[1]
+        model = clone / "models/model.tflite"
+        with serving(model, tmp_path, "--quiet", "--workers", "1") as server:
+            here = f"127.0.0.1:{server.port}"
+            code = python.replace("127.0.0.1:8080", here)
+            ran = subprocess.run(
+                [sys.executable, "-c", code], cwd=clone, capture_output=True, text=True, timeout=120
+            )
+            assert ran.returncode == 0, ran.stderr
+            assert ran.stdout.strip() == expected
+            for block in blocks(section):
+                for command, output in shell_steps(block):
+                    if command.startswith("make serve"):
+                        continue  # the server itself: running above
+                    command = command.replace("localhost:8080", here)
+                    activated = f"source .venv/bin/activate && {command}"
+                    assert fresh_shell(activated, clone).strip() == output, command
+    finally:
+        for path in made:
+            path.unlink(missing_ok=True)

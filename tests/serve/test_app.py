@@ -206,7 +206,7 @@ def test_a_photo_is_decoded_as_predict_decodes_it_and_classified(
     pixels = np.array(answer["pixels"]).reshape(28, 28)
     assert (pixels == np.round(decoded[0] * 255)).all()  # the server decodes as predict does
     assert pixels.max() >= 200 and (pixels > 25).sum() >= 50  # an object, not a blank frame
-    assert set(answer["ood"]) == {"score", "flagged", "check"}
+    assert set(answer["ood"]) == {"score", "flagged", "check", "reason"}
 
 
 def test_noise_is_classified_and_flagged_as_not_like_fashion_mnist(served, tmp_path):

@@ -179,8 +179,44 @@ def test_noise_is_classified_and_flagged_as_not_like_fashion_mnist(server, brows
     browser.find_element(By.ID, "file").send_keys(str(noise))
     assert wait_for_answer(browser) == answer["top"][0]["class"]  # still a class, as before
     warning = browser.find_element(By.ID, "ood")
-    assert warning.text.startswith("Does not look like Fashion-MNIST (")
+    assert warning.text.startswith(f"Does not look like Fashion-MNIST: {answer['ood']['reason']} (")
+    assert "The class above is a guess" in warning.text
     assert warning.get_attribute("class") == "warning"
+    # The class and the warning are one live region: a screen reader announces them together.
+    region = browser.find_element(By.ID, "answer")
+    assert (
+        region.get_attribute("role") == "status" and region.get_attribute("aria-atomic") == "true"
+    )
+    inside = [e.get_attribute("id") for e in region.find_elements(By.CSS_SELECTOR, "[id]")]
+    assert inside == ["top1", "ood"]
+    assert browser.find_elements(By.CSS_SELECTOR, "[role=status]") == [region]
+    assert answer["top"][0]["class"] in region.text and "Does not look like" in region.text
+    status = accessible_status(browser)
+    assert status["live"] == "polite" and status["atomic"] is True
+    assert answer["top"][0]["class"] in status["text"] and answer["ood"]["reason"] in status["text"]
+
+
+def accessible_status(driver) -> dict:
+    """The page's one live status region as Chromium's accessibility tree holds it: its live and
+    atomic properties and the text of everything under it."""
+    nodes = driver.execute_cdp_cmd("Accessibility.getFullAXTree", {})["nodes"]
+    by_id = {node["nodeId"]: node for node in nodes}
+    regions = [n for n in nodes if n.get("role", {}).get("value") == "status"]
+    assert len(regions) == 1, [n.get("name") for n in regions]
+    properties = {p["name"]: p["value"].get("value") for p in regions[0].get("properties", [])}
+    texts, waiting = [], list(regions[0].get("childIds", []))
+    while waiting:
+        node = by_id.get(waiting.pop(0))
+        if node is None:
+            continue
+        if node.get("role", {}).get("value") in ("StaticText", "text"):
+            texts.append(node.get("name", {}).get("value", ""))
+        waiting += node.get("childIds", [])
+    return {
+        "live": properties.get("live"),
+        "atomic": properties.get("atomic"),
+        "text": " ".join(texts),
+    }
     assert_console_clean(browser)
 
 

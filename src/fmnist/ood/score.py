@@ -18,6 +18,17 @@ KINDS = tuple(KIND_OUTPUTS)
 # The shipped flag's checks, in the graph's order; users see these names. Five on the 28x28
 # pixels, then the network's own features (the distance to the nearest training image's).
 FLAG_CHECKS = ("pixels", "shape", "edges", "coverage", "fill", "semantic")
+# Each check's finding in plain words, as the CLI, its JSON and the page say it (docs/trust.md
+# has the measures). Edges, coverage and fill are two-sided: too much or too little.
+REASONS = {
+    "pixels": "its pixels are unlike any garment's in Fashion-MNIST",
+    "shape": "its shape is unlike any garment's, whatever its brightness",
+    "edges": "too smooth or too busy for a garment (a blank frame, a blur, noise)",
+    "coverage": "too much or too little of the frame is lit for a garment photographed alone",
+    "fill": "the object fills its box unlike a garment (a photo squeezed into the frame)",
+    "semantic": "the network knows no training image like it: likely not clothing",
+}
+TRUST_PAGE = "docs/trust.md"  # where the flag, its checks and its limits are explained
 
 
 @dataclass(frozen=True)
@@ -41,7 +52,8 @@ def from_outputs(outputs: dict[str, np.ndarray], kind: str) -> Assessment | None
 
 
 def describe(assessment: Assessment, index: int) -> dict:
-    """One image's verdict as users see it in JSON: score, flag and the check behind it."""
+    """One image's verdict as users see it in JSON: score, flag, the check behind it and what
+    that check found, in plain words."""
     score = float(assessment.score[index])
     check = FLAG_CHECKS[int(assessment.check[index])]
-    return {"score": score, "flagged": score > 1.0, "check": check}
+    return {"score": score, "flagged": score > 1.0, "check": check, "reason": REASONS[check]}
