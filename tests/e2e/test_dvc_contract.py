@@ -35,6 +35,7 @@ PARAM_SCOPES = {
     "train.model": ("cnn", {"train"}, DOWNSTREAM_OF_TRAIN),
     "train.label_smoothing": (0.1, {"train"}, DOWNSTREAM_OF_TRAIN),
     "train.flip": (True, {"train"}, DOWNSTREAM_OF_TRAIN),
+    "train.shift": (1, {"train"}, DOWNSTREAM_OF_TRAIN),
     "train.test_time_flip": (True, {"train"}, DOWNSTREAM_OF_TRAIN),
     # The CNN's keys, read by train whichever model is chosen: with the dense model chosen they
     # retrain it, to the same bytes, so evaluate and predict are skipped.

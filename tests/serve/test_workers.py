@@ -9,6 +9,7 @@ import http.client
 import os
 import re
 import signal
+import socket
 import time
 
 import psutil
@@ -135,4 +136,11 @@ def test_bad_worker_counts_are_one_line(model_file):
     start = time.monotonic()
     run = fmnist_serve("--model", str(model_file), "--grpc-port", "8080", "--port", "8080")
     one_line_error(run, "the HTTP port already")
+    with socket.socket() as taken:  # gRPC's port held by another program: refused, not shared
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        run = fmnist_serve("--model", str(model_file), "--port", "0", "--grpc-port", port)
+        one_line_error(run, f"127.0.0.1:{port}: cannot listen there")
+        assert "--grpc-port picks another" in run.stderr
     assert time.monotonic() - start < 60

@@ -133,8 +133,8 @@ class Server(uvicorn.Server):
         await asyncio.gather(super().shutdown(sockets), stopping)
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """The listening socket, or one line saying why not."""
+def bind(host: str, port: int, option: str = "--port") -> socket.socket:
+    """The listening socket, or one line saying why not (`option`: the one that picks another)."""
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
     except socket.gaierror as problem:
@@ -145,7 +145,7 @@ def bind(host: str, port: int) -> socket.socket:
         listener.bind((host, port))
     except OSError as problem:
         listener.close()
-        hint = "; --port picks another" if problem.errno == errno.EADDRINUSE else ""
+        hint = f"; {option} picks another" if problem.errno == errno.EADDRINUSE else ""
         reason = f"{host}:{port}: cannot listen there ({problem.strerror}){hint}"
         raise FmnistError(reason) from None
     listener.listen(2048)
@@ -156,7 +156,7 @@ def bind(host: str, port: int) -> socket.socket:
 def reserve(host: str, port: int) -> int:
     """gRPC's port, checked free (0: a free one picked): a port another server holds is refused
     here in one line, not shared by SO_REUSEPORT."""
-    probe = bind(host, port)
+    probe = bind(host, port, "--grpc-port")
     found = probe.getsockname()[1]
     probe.close()
     return found
