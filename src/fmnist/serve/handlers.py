@@ -24,7 +24,6 @@ from fmnist.decoding import decode
 from fmnist.inference.classifier import probabilities_of, top_classes
 from fmnist.ood.score import describe, from_outputs
 from fmnist.serve import protocol
-from fmnist.serve.served_model import ServedModel
 from fmnist.serve.service import Service
 
 LOG = logging.getLogger("fmnist.serve")
@@ -99,8 +98,9 @@ async def infer(request: Request) -> Response:
     model = service.model_for(request)
     async with service.admitted(request) as (body, large):
         parsed = await _parse(request, body, large, service.settings.max_batch)
-        content, headers = await _run(service, parsed, model)
-    service.metrics.images.inc(len(parsed.images))
+        outputs, scores = await service.answer(model, parsed)
+    name = service.settings.name
+    content, headers = protocol.encode_infer(parsed, name, model.version, outputs, scores)
     return Response(content, headers=headers)
 
 
@@ -112,16 +112,6 @@ async def _parse(
     if large:
         return await anyio.to_thread.run_sync(protocol.parse_infer, *arguments)
     return protocol.parse_infer(*arguments)
-
-
-async def _run(
-    service: Service, parsed: protocol.InferRequest, model: ServedModel
-) -> tuple[bytes, dict]:
-    """The model on the images, and the response's body and headers."""
-    wanted = any(output.name == protocol.OOD_SCORE for output in parsed.outputs)
-    outputs = await service.infer(model, parsed.images, wanted)
-    scores = outputs.get(protocol.OOD_SCORE) if wanted else None  # None: no flag
-    return protocol.encode_infer(parsed, service.settings.name, model.version, outputs, scores)
 
 
 async def classify(request: Request) -> Response:

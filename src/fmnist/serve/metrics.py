@@ -92,7 +92,7 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
-        self._children: dict[tuple[str, int], tuple] = {}
+        self._children: dict[tuple[str, int | str], tuple] = {}  # HTTP status ints, gRPC code names
         for result in ("loaded", "refused"):  # at 0 from the start, not from the first reload
             self.reloads.labels(result)
 
@@ -107,8 +107,12 @@ class Metrics:
 
     def observe_grpc(self, method: str, code: str, seconds: float) -> None:
         """One gRPC call answered: counted by method and code, timed by method."""
-        self.grpc_requests.labels(method, code).inc()
-        self.grpc_latency.labels(method).observe(seconds)
+        key = (method, code)
+        if (children := self._children.get(key)) is None:
+            children = self.grpc_requests.labels(method, code), self.grpc_latency.labels(method)
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def serving(self, name: str, version: str, previous: str | None = None) -> None:
         """The gauge names the version now served, and only it."""
@@ -117,20 +121,21 @@ class Metrics:
             self.model.remove(name, previous)
         self.model.labels(name, version).set(1)
 
-    def exposition(self) -> bytes:
-        """Everything, in Prometheus' text format: with workers, every worker's."""
+    def _everyone(self) -> CollectorRegistry:
+        """This process's registry, or one collecting every process's files."""
         if self.shared is None:
-            return generate_latest(self.registry)
+            return self.registry
         registry = CollectorRegistry()
         MultiProcessCollector(registry, str(self.shared))
-        return generate_latest(registry)
+        return registry
+
+    def exposition(self) -> bytes:
+        """Everything, in Prometheus' text format: with workers, every worker's."""
+        return generate_latest(self._everyone())
 
     def requests_answered(self) -> int:
         """HTTP requests and gRPC calls answered so far (with workers, by all of them)."""
-        registry = self.registry
-        if self.shared is not None:
-            registry = CollectorRegistry()
-            MultiProcessCollector(registry, str(self.shared))
+        registry = self._everyone()
         names = ("fmnist_http_requests_total", "fmnist_grpc_requests_total")
         return int(
             sum(

@@ -103,6 +103,17 @@ class Service:
             )
         return outputs
 
+    async def answer(
+        self, model: ServedModel, parsed: protocol.InferRequest
+    ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+        """The model's outputs for an infer request (HTTP's or gRPC's), with the flag's scores
+        only if it asks for ood_score (None: not asked, or a model without the flag); its images
+        counted."""
+        wanted = any(output.name == protocol.OOD_SCORE for output in parsed.outputs)
+        outputs = await self.infer(model, parsed.images, wanted)
+        self.metrics.images.inc(len(parsed.images))
+        return outputs, outputs.get(protocol.OOD_SCORE) if wanted else None
+
     async def check_staged(self, staging: Staging) -> None:
         """Serve the version the supervisor staged, if it is not the one serving."""
         now = stamp(staging.pointer)

@@ -22,7 +22,7 @@ from fmnist.serve.grpc import messages
 from fmnist.serve.handlers import EXTENSIONS, version
 from fmnist.serve.service import Service
 from fmnist.serve.settings import MIB
-from fmnist.serve.tensors import OOD_SCORE, ProtocolError, output_tensors
+from fmnist.serve.tensors import ProtocolError, output_tensors
 
 LOG = logging.getLogger("fmnist.serve")
 # Calls handled at once: with the message limit below, the memory clients can make it hold.
@@ -75,11 +75,7 @@ class Endpoint:
         if service.draining:
             raise ProtocolError("shutting down", 503)
         parsed = messages.parse_infer(request, service.settings.max_batch)
-        flag = any(output.name == OOD_SCORE for output in parsed.outputs)
-        outputs = await service.infer(model, parsed.images, flag)
-        scores = outputs.get(OOD_SCORE) if flag else None
-        tensors = output_tensors(parsed, outputs, scores)
-        service.metrics.images.inc(len(parsed.images))
+        tensors = output_tensors(parsed, *await service.answer(model, parsed))
         return messages.infer_response(parsed, service.settings.name, model.version, tensors)
 
 
