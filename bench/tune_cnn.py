@@ -5,6 +5,9 @@ params.yaml's train section with those overrides (and model: cnn) on 54,000 trai
 scores the other 6,000 after every epoch, and appends the result to bench/tune_results.jsonl:
 the last and best validation accuracy, the last one with flip averaging (the model on each
 image and its mirror, logits averaged, as `train.test_time_flip` ships it) and the fit time.
+Each result also scores weight averages (SWA-style: the mean of the weights at the end of
+each of the last k epochs, for each k in AVERAGED_EPOCHS), with flip averaging, as
+"val_averaged": measured here, not part of the recipe unless they win.
 The test set is never read here. `python bench/tune_cnn.py --table` prints the results as the
 README's table.
 """
@@ -32,6 +35,7 @@ from fmnist.pipeline.training.network import build_model, uses_xla  # noqa: E402
 VALIDATION_SIZE = 6000
 VALIDATION_SEED = 2024  # fixed apart from train.seed, so every candidate sees the same split
 RESULTS = ROOT / "bench" / "tune_results.jsonl"
+AVERAGED_EPOCHS = (3, 5, 10, 15)
 
 
 def validation_split(train: Split) -> tuple[Split, Split]:
@@ -59,12 +63,32 @@ def accuracy(model, split: Split) -> float:
     return float(np.mean(logits.argmax(axis=1) == split.labels))
 
 
+def averaged_scores(model, snapshots: list[list[np.ndarray]], validation: Split) -> dict:
+    """Flip-averaged validation accuracy of the mean of the last k epochs' weights, per k; the
+    model's own (last) weights are put back afterwards."""
+    last, scores = model.get_weights(), {}
+    for k in AVERAGED_EPOCHS:
+        if k <= len(snapshots):
+            model.set_weights([np.mean(ws, axis=0) for ws in zip(*snapshots[-k:], strict=True)])
+            scores[str(k)] = accuracy(shipped_model(model, None, True, 1.0), validation)
+    model.set_weights(last)
+    return scores
+
+
 def main(name: str, overrides_json: str) -> None:
     overrides = json.loads(overrides_json)
     params = candidate(load_params(ROOT / paths.PARAMS).train, dict(overrides))
     train, validation = validation_split(load_split(ROOT / paths.TRAIN_NPZ))
     make_deterministic(params.seed)
     model = build_model(params, len(train.labels))
+    snapshots: list[list[np.ndarray]] = []
+    most = max(AVERAGED_EPOCHS)
+
+    def on_epoch(row: dict) -> None:
+        print(json.dumps(row), flush=True)
+        snapshots.append(model.get_weights())
+        del snapshots[:-most]
+
     start = time.perf_counter()
     history = fit(
         model,
@@ -73,7 +97,7 @@ def main(name: str, overrides_json: str) -> None:
         params.batch_size,
         params.seed,
         held_out=validation,
-        on_epoch=lambda row: print(json.dumps(row), flush=True),
+        on_epoch=on_epoch,
         jit_compile=uses_xla(params),
         flip=params.flip,
         shift=params.shift,
@@ -92,6 +116,7 @@ def main(name: str, overrides_json: str) -> None:
         "val_last": curve[-1],
         "val_best": max(curve),
         "val_flip_averaged": accuracy(shipped_model(model, None, True, 1.0), validation),
+        "val_averaged": averaged_scores(model, snapshots, validation),
         "val_curve": curve,
     }
     with RESULTS.open("a") as out:
@@ -102,20 +127,25 @@ def main(name: str, overrides_json: str) -> None:
 def table() -> str:
     """The results so far, one Markdown row per candidate, in the order they ran."""
     rows = [
-        "| candidate | filters | epochs | batch | Adam rate, warm-up | flip | shift | smoothing | "
-        "fit, 60,000 images | validation last / best | with flip averaging |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| candidate | filters | dropout (conv, dense) | epochs | batch | Adam rate, warm-up | "
+        "flip | shift | smoothing | "
+        "fit, 60,000 images | validation last / best | with flip averaging | "
+        "weights of the last 3 / 5 / 10 / 15 epochs averaged |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for line in RESULTS.read_text().splitlines():
         result = json.loads(line)
         given = result["overrides"]
+        scores = result.get("val_averaged", {})
+        averaged = " / ".join(f"{scores[str(k)]:.4f}" for k in AVERAGED_EPOCHS if str(k) in scores)
         rows.append(
-            f"| {result['name']} | {given['cnn']['filters']} | {result['epochs']} | "
+            f"| {result['name']} | {given['cnn']['filters']} | "
+            f"{given['cnn']['dropout']}, {given['cnn']['dense_dropout']} | {result['epochs']} | "
             f"{given['batch_size']} | {given['learning_rate']}, {given['warmup_epochs']} | "
             f"{'yes' if given['flip'] else 'no'} | {given.get('shift', 0)} | "
             f"{given['label_smoothing']} | {result['fit_s_60k']:.0f} s | "
             f"{result['val_last']:.4f} / {result['val_best']:.4f} | "
-            f"{result['val_flip_averaged']:.4f} |"
+            f"{result['val_flip_averaged']:.4f} | {averaged} |"
         )
     return "\n".join(rows)
 
