@@ -168,23 +168,25 @@ def test_flips_and_smoothing_are_deterministic_and_change_the_weights(subset):
 
 
 def test_flips_mirror_a_seeded_half_and_leave_the_shuffle_alone():
-    from fmnist.pipeline.training.fit import _flip_offsets
+    from fmnist.pipeline.training.fit import _flips
 
-    first, second = list(_flip_offsets(3, 10_000, 2))
-    assert set(np.unique(first)) == {0, 10_000}
-    assert 0.48 < np.mean(first > 0) < 0.52  # about half, a new half each epoch
+    first, second = list(_flips(3, 10_000, 2))
+    assert set(np.unique(first)) == {0, 1}
+    assert 0.48 < np.mean(first) < 0.52  # about half, a new half each epoch
     assert not np.array_equal(first, second)
-    np.testing.assert_array_equal(first, next(_flip_offsets(3, 10_000, 1)))
+    np.testing.assert_array_equal(first, next(_flips(3, 10_000, 1)))
 
 
-def test_flipped_indices_point_at_mirror_images(subset):
-    """What fit gathers at index i + count is image i, mirrored left to right, with its label."""
-    from fmnist.pipeline.training.fit import _with_mirrors
+def test_flipped_images_are_mirror_images(subset):
+    """What the graph trains on where flips says 1 is the image mirrored left to right."""
+    from fmnist.pipeline.training.backend import tf
+    from fmnist.pipeline.training.fit import mirrored
 
-    doubled = _with_mirrors(subset)
-    count = len(subset.labels)
-    np.testing.assert_array_equal(doubled.images[count + 5], subset.images[5][:, ::-1])
-    np.testing.assert_array_equal(doubled.labels[count + 5], subset.labels[5])
+    images = subset.images[:6]
+    flips = np.array([0, 1, 1, 0, 1, 0], np.int32)
+    out = mirrored(tf.constant(images), tf.constant(flips)).numpy()
+    for i, flip in enumerate(flips):
+        np.testing.assert_array_equal(out[i], images[i][:, ::-1] if flip else images[i])
 
 
 def test_label_smoothing_is_cross_entropy_against_smoothed_targets():

@@ -112,7 +112,7 @@ def test_the_committed_and_tuned_runs_fit_and_oversized_ones_are_refused():
 def test_an_architecture_too_wide_to_score_the_test_set_is_refused_naming_it():
     wide = train_params(model="cnn", batch_size=32, filters=(1024, 1024))
     with pytest.raises(ParamsError, match=r"^train\.cnn\.filters: scoring 10,000 test images"):
-        check_memory(wide, 10_000_000, 10_000, 16 * GIB)
+        check_memory(wide, 10_000_000, 10_000, GIB // 4)
     with pytest.raises(ParamsError, match=r"^train\.hidden_units: scoring"):
         check_memory(train_params(hidden_units=65_536), 52_000_000, 10_000, GIB // 4)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from fmnist.ood.score import KINDS
+from fmnist.ood.score import KINDS, from_outputs
 from fmnist.pipeline.ood.sets import SETS
 
 # The shipped model's scores for images of a kind: (images, kind) -> (N,) scores.
@@ -31,11 +31,17 @@ def detection(clothing: np.ndarray, others: np.ndarray) -> dict[str, float]:
 
 
 def ood_metrics(
-    score: Scorer, clothing: dict[str, np.ndarray], sets: dict[str, np.ndarray]
+    score: Scorer,
+    clothing: dict[str, np.ndarray],
+    sets: dict[str, np.ndarray],
+    scored: dict[str, np.ndarray] | None = None,
 ) -> dict:
     """The metrics: clothing flagged per kind, then every set's detection figures (held-back
-    sets apart)."""
-    reference = {kind: score(clothing[kind], kind) for kind in KINDS}
+    sets apart). `scored`: clothing's scores of a kind already computed, by kind."""
+    known = scored or {}
+    reference = {
+        kind: known[kind] if kind in known else score(clothing[kind], kind) for kind in KINDS
+    }
     found: dict = {
         "clothing_flagged": {kind: float(np.mean(reference[kind] > 1.0)) for kind in KINDS},
         "sets": {},
@@ -46,6 +52,11 @@ def ood_metrics(
         group = "held_back" if ood_set.held_back else "sets"
         found[group][ood_set.name] = detection(reference[ood_set.kind], scores)
     return found
+
+
+def scores_in(outputs: dict[str, np.ndarray], kind: str) -> np.ndarray:
+    """The flag's scores among a model's outputs, for images of `kind`."""
+    return from_outputs(outputs, kind).score
 
 
 def worst_auroc(found: dict) -> float:

@@ -21,7 +21,7 @@ from fmnist.inference.classifier import (
 )
 from fmnist.pipeline import figures
 from fmnist.pipeline.calibration import calibration, implied_temperature
-from fmnist.pipeline.ood.measure import ood_metrics, worst_auroc
+from fmnist.pipeline.ood.measure import ood_metrics, scores_in, worst_auroc
 from fmnist.pipeline.ood.sets import CLOTHING_FILES_KEY, SETS
 from fmnist.pipeline.stages.runner import stage_main
 
@@ -113,20 +113,27 @@ def evaluate(test: Split, test_logits: np.ndarray, train: Split, train_logits: n
     }
 
 
-def _ood(root: Path, classifier: Classifier, test: Split) -> dict:
-    """The flag's figures on every set, or a one-line refusal for a model without the flag."""
+def _ood(root: Path, classifier: Classifier, test: Split, test_outputs: dict) -> dict:
+    """The flag's figures on every set (the test images' scores as arrays taken from
+    `test_outputs`, the model's every output on them), or a one-line refusal for a model
+    without the flag."""
     if not classifier.has_flag:
         raise FmnistError(f"{root / paths.MODEL}: exported without the flag; rerun train")
     names = [CLOTHING_FILES_KEY, *(ood_set.name for ood_set in SETS)]
-    arrays = load_images(root / paths.OOD_SETS, names)
+    arrays = load_images(root / paths.OOD_SETS, names, mapped=True)
     clothing = {"tensor": test.images, "file": arrays.pop(CLOTHING_FILES_KEY)}
-    return ood_metrics(lambda images, kind: classifier.assess(images, kind).score, clothing, arrays)
+    scored = {"tensor": scores_in(test_outputs, "tensor")}
+    return ood_metrics(
+        lambda images, kind: classifier.assess(images, kind).score, clothing, arrays, scored
+    )
 
 
 def _run(root: Path) -> None:
-    test, train = load_split(root / paths.TEST_NPZ), load_split(root / paths.TRAIN_NPZ)
+    # Mapped: read straight from the files' pages, no copy (this stage only reads them).
+    test = load_split(root / paths.TEST_NPZ, mapped=True)
+    train = load_split(root / paths.TRAIN_NPZ, mapped=True)
     classifier = load_classifier(root / paths.MODEL)
-    test_outputs = classifier.run(test.images, flag=False)
+    test_outputs = classifier.run(test.images)  # the flag's outputs too, for _ood
     test_logits = test_outputs[LOGITS]
     probabilities = probabilities_of(test_outputs).astype(np.float64)  # measured in float64
     train_logits = classifier.logits(train.images)
@@ -136,7 +143,7 @@ def _run(root: Path) -> None:
     metrics["calibration"], rows, rows_before = calibration_metrics(
         probabilities, test_logits, test.labels
     )
-    metrics[paths.OOD_KEY] = _ood(root, classifier, test)
+    metrics[paths.OOD_KEY] = _ood(root, classifier, test, test_outputs)
     write_json(root / paths.CONFUSION, confusion_records(test.labels, test_logits.argmax(axis=1)))
     write_json(root / paths.PER_CLASS, per_class_records(metrics[paths.PER_CLASS_KEY]))
     write_json(root / paths.RELIABILITY, [row for row in rows if row["count"]])

@@ -18,7 +18,13 @@ from fmnist.pipeline.stages.runner import stage_main
 from fmnist.pipeline.training.export import AGREEMENT_IMAGES
 from fmnist.pipeline.training.fit import fit, make_deterministic
 from fmnist.pipeline.training.flag_fit import export_with_flag
-from fmnist.pipeline.training.network import build_model, check_memory, save_model, uses_xla
+from fmnist.pipeline.training.network import (
+    build_model,
+    check_memory,
+    save_model,
+    scoring_batch,
+    uses_xla,
+)
 from fmnist.pipeline.training.temperature import twin_temperature
 
 
@@ -57,6 +63,7 @@ def _run(root: Path) -> None:
             flip=params.flip,
             shift=params.shift,
             label_smoothing=params.label_smoothing,
+            score_batch=scoring_batch(params),
         )
         fit_s = time.perf_counter() - start
         live.summary["temperature"] = temperature.value

@@ -8,10 +8,11 @@ XLA has no deterministic gradient of max pooling) the same loop runs as a Tensor
 (one call per batch instead was no faster: 28 s an epoch of the [32, 64] CNN either way here).
 
 Three training-only options, all off for the tutorial's dense model: horizontal flips (clothing
-is left-right symmetric; a seeded half of the images is mirrored each epoch, picked by index,
-so no random op enters the graph), random shifts (each epoch every image moved by a seeded
-whole number of pixels up to `shift` each way, the uncovered edge black: the moves are drawn in
-NumPy, the pixels moved in the graph, batch by batch) and label smoothing.
+is left-right symmetric; a seeded half of the images is mirrored each epoch), random shifts
+(each epoch every image moved by a seeded whole number of pixels up to `shift` each way, the
+uncovered edge black) and label smoothing. Which images flip and how far each moves are drawn
+in NumPy from seeded streams of their own, so no random op enters the graph; the pixels are
+mirrored and moved in the graph, batch by batch, so no epoch copies the images.
 """
 
 from __future__ import annotations
@@ -71,6 +72,11 @@ def _step(model: keras.Model, loss_function: LossFunction, x: tf.Tensor, y: tf.T
     return loss * tf.cast(tf.shape(y)[0], tf.float32), tf.reduce_sum(tf.cast(hits, tf.int32))
 
 
+def mirrored(images: tf.Tensor, flips: tf.Tensor) -> tf.Tensor:
+    """Image i mirrored left to right where flips[i] is 1, as it is where 0."""
+    return tf.where(flips[:, tf.newaxis, tf.newaxis] > 0, tf.reverse(images, [2]), images)
+
+
 def shifted(images: tf.Tensor, moves: tf.Tensor, shift: int) -> tf.Tensor:
     """Image i moved down moves[i, 0] and right moves[i, 1] pixels (negative: up, left; each
     within -shift..shift), what moves in from outside black: two gathers from the images padded
@@ -85,7 +91,11 @@ def shifted(images: tf.Tensor, moves: tf.Tensor, shift: int) -> tf.Tensor:
 
 
 def _epoch_function(
-    model: keras.Model, loss_function: LossFunction, jit_compile: bool, shift: int = 0
+    model: keras.Model,
+    loss_function: LossFunction,
+    jit_compile: bool,
+    flip: bool = False,
+    shift: int = 0,
 ):
     model.optimizer.build(model.trainable_variables)
 
@@ -93,16 +103,20 @@ def _epoch_function(
     # cost about 0.07 s of the 0.24 s that tracing took.
     @tf.function(jit_compile=jit_compile, autograph=False)
     def run(
-        images: tf.Tensor, labels: tf.Tensor, batches: tf.Tensor, moves: tf.Tensor
+        images: tf.Tensor, labels: tf.Tensor, batches: tf.Tensor, flips: tf.Tensor, moves: tf.Tensor
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """One pass over `batches`, a (steps, batch_size) tensor of indices into the split;
-        with shifts, `moves` (steps, batch_size, 2) says how far each of those images moves."""
+        with flips, `flips` (steps, batch_size) says which of those images are mirrored, with
+        shifts, `moves` (steps, batch_size, 2) how far each then moves."""
 
         def step(
             i: tf.Tensor, loss_sum: tf.Tensor, correct: tf.Tensor
         ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
             x, y = tf.gather(images, batches[i]), tf.gather(labels, batches[i])
-            if shift:  # decided when the graph is made: without shifts, the graph of before
+            # Decided when the graph is made: without flips or shifts, the graph of before.
+            if flip:
+                x = mirrored(x, flips[i])
+            if shift:
                 x = shifted(x, moves[i], shift)
             batch_loss, batch_correct = _step(model, loss_function, x, y)
             return i + 1, loss_sum + batch_loss, correct + batch_correct
@@ -127,18 +141,50 @@ def _score_function(model: keras.Model):
     return score
 
 
-def _with_mirrors(train: Split) -> Split:
-    """The split followed by its mirror images: index i + len(split) is image i flipped."""
-    mirrored = np.concatenate([train.images, train.images[:, :, ::-1]])
-    return Split(mirrored, np.concatenate([train.labels, train.labels]))
-
-
-def _flip_offsets(seed: int, count: int, epochs: int):
-    """Per epoch, for each image, 0 or `count` (its mirror): a seeded stream of its own, so
+def _flips(seed: int, count: int, epochs: int):
+    """Per epoch, for each image, 1 if it is mirrored, else 0: a seeded stream of its own, so
     that the shuffling is the same with flips as without."""
     rng = np.random.default_rng([seed, 1])
     for _ in range(epochs):
-        yield (rng.random(count) < 0.5).astype(np.int32) * count
+        yield (rng.random(count) < 0.5).astype(np.int32)
+
+
+def _held_out_scorer(model: keras.Model, held_out: Split, score_batch: int):
+    """A function scoring the current weights on `held_out` in calls of `score_batch` images
+    (0: all at once): its "held_out_loss" and "held_out_accuracy"."""
+    score = _score_function(model)
+    size = score_batch or len(held_out.labels)
+    labels = held_out.labels.astype(np.int32)
+    parts = [
+        (_tensor(held_out.images[at : at + size]), tf.constant(labels[at : at + size]))
+        for at in range(0, len(labels), size)
+    ]
+
+    def scored() -> dict:
+        found = [(score(*part), len(part[1])) for part in parts]
+        if len(found) == 1:  # the mean as the one call gives it, to the last bit
+            loss = float(found[0][0][0])
+        else:
+            loss = sum(float(part_loss) * n for (part_loss, _), n in found) / len(labels)
+        hits = sum(int(part_hits) for (_, part_hits), _ in found)
+        return {"held_out_loss": loss, "held_out_accuracy": hits / len(labels)}
+
+    return scored
+
+
+def _epoch_inputs(
+    rng: np.random.Generator, shifts: np.random.Generator, mirrored, count: int, shift: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The epoch's order of the images; whether the j-th of the epoch is mirrored (flips[j])
+    and how far it then moves (moves[j]: rows, columns); zeros, and no moves, when off."""
+    order = rng.permutation(count).astype(np.int32)
+    flips = next(mirrored)[order] if mirrored is not None else np.zeros(count, np.int32)
+    moves = (
+        shifts.integers(-shift, shift + 1, (2, count)).T.astype(np.int32)
+        if shift
+        else np.zeros((count, 0), np.int32)
+    )
+    return order, flips, moves
 
 
 def fit(
@@ -153,54 +199,46 @@ def fit(
     flip: bool = False,
     label_smoothing: float = 0.0,
     shift: int = 0,
+    score_batch: int = 0,
 ) -> list[dict]:
     """Train `model` in place; return per-epoch mean loss and accuracy, as Keras reports them
     (the loss as trained: smoothed, where label smoothing is on).
 
     With `held_out`, each epoch also records its loss and accuracy there ("held_out_loss",
     "held_out_accuracy") for monitoring only: nothing is chosen by them and they use no
-    randomness, so the weights are bit-identical with or without it.
+    randomness, so the weights are bit-identical with or without it. It is scored in calls of
+    `score_batch` images (0: all at once), which bounds the memory its activations take.
     """
-    run_epoch = _epoch_function(model, training_loss(model, label_smoothing), jit_compile, shift)
-    if held_out is not None:
-        score = _score_function(model)
-        held_out_tensors = _tensor(held_out.images), tf.constant(held_out.labels.astype(np.int32))
+    run_epoch = _epoch_function(
+        model, training_loss(model, label_smoothing), jit_compile, flip, shift
+    )
+    scored = _held_out_scorer(model, held_out, score_batch) if held_out is not None else None
     count = len(train.labels)
-    offsets = _flip_offsets(seed, count, epochs) if flip else None
-    # The split goes in once; each epoch only sends its shuffled batch indices.
-    source = _with_mirrors(train) if flip else train
-    images, labels = _tensor(source.images), tf.constant(source.labels.astype(np.int32))
+    mirrored = _flips(seed, count, epochs) if flip else None
+    # The split goes in once; each epoch only sends its shuffled batch indices (and flips, moves).
+    images, labels = _tensor(train.images), tf.constant(train.labels.astype(np.int32))
     rng, shifts = np.random.default_rng(seed), np.random.default_rng([seed, 2])
     full = count // batch_size * batch_size
     history = []
     for epoch in range(1, epochs + 1):
-        order = rng.permutation(count).astype(np.int32)
-        if offsets is not None:
-            order += next(offsets)[order]
-        # The j-th image of the epoch moves moves[j] (rows, columns); none without shifts.
-        moves = (
-            shifts.integers(-shift, shift + 1, (2, count)).T.astype(np.int32)
-            if shift
-            else np.zeros((count, 0), np.int32)
-        )
+        order, flips, moves = _epoch_inputs(rng, shifts, mirrored, count, shift)
         # Full batches in one call; a last partial batch (Keras fit keeps it too) in a second.
         loss_sum, correct = 0.0, 0
         for start, stop, width in ((0, full, batch_size), (full, count, count - full)):
             if stop > start:
                 batches = order[start:stop].reshape(-1, width)
-                batch_moves = moves[start:stop].reshape(*batches.shape, -1)
                 batch_loss, batch_correct = run_epoch(
-                    images, labels, tf.constant(batches), tf.constant(batch_moves)
+                    images,
+                    labels,
+                    tf.constant(batches),
+                    tf.constant(flips[start:stop].reshape(batches.shape)),
+                    tf.constant(moves[start:stop].reshape(*batches.shape, -1)),
                 )
                 loss_sum += float(batch_loss)
                 correct += int(batch_correct)
         row = {"epoch": epoch, "loss": loss_sum / count, "accuracy": correct / count}
-        if held_out is not None:
-            held_out_loss, held_out_correct = score(*held_out_tensors)
-            row |= {
-                "held_out_loss": float(held_out_loss),
-                "held_out_accuracy": int(held_out_correct) / len(held_out.labels),
-            }
+        if scored is not None:
+            row |= scored()
         history.append(row)
         if on_epoch is not None:
             on_epoch(row)
