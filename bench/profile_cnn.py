@@ -42,8 +42,10 @@ RECIPE = {
 
 
 def op_kind(name: str) -> str:
-    """ "conv2d_1 Conv2DBackpropFilter (gradient)" from a node name of the epoch's graph."""
-    layer = re.search(r"fmnist_cnn_\d+/([a-z_]+(?:_\d+)??)(?:_\d)?/", name)
+    """"conv2d_1 Conv2DBackpropFilter (gradient)" from a node name of the epoch's graph: the
+    Keras layer (inside the loop its name gets one more "_N", taken off here) and the op. A
+    conv's forward pass is fused with its relu, under the activation layer's name."""
+    layer = re.search(r"fmnist_cnn_\d+/([a-z0-9_]+)_\d+/", name)
     kind = name.rsplit("/", 1)[-1].split(":")[0]
     if layer is None:
         return f"other: {kind}"
@@ -71,7 +73,7 @@ def busy_by_kind(folder: Path) -> collections.Counter:
 
 
 def main(overrides_json: str = "{}") -> None:
-    overrides = RECIPE | json.loads(overrides_json) | {"epochs": 2}
+    overrides = RECIPE | json.loads(overrides_json) | {"epochs": 2, "warmup_epochs": 0}
     params = candidate(load_params(ROOT / paths.PARAMS).train, overrides)
     train = load_split(ROOT / paths.TRAIN_NPZ)
     part = Split(np.ascontiguousarray(train.images[:IMAGES]), train.labels[:IMAGES])
