@@ -2,6 +2,8 @@
 
 import gzip
 import hashlib
+import io
+import zipfile
 
 import numpy as np
 import pytest
@@ -101,8 +103,37 @@ def test_save_split_is_byte_reproducible_and_round_trips(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz", "b.npz"]  # no temp files left
 
 
+def test_a_mapped_split_is_the_same_arrays_read_only(tmp_path):
+    split = to_split(*tiny_pair([4, 5, 6]), "tiny")
+    path = tmp_path / "a.npz"
+    save_split(path, split)
+    mapped = load_split(path, mapped=True)
+    np.testing.assert_array_equal(mapped.images, split.images)
+    np.testing.assert_array_equal(mapped.labels, split.labels)
+    assert mapped.images.dtype == np.float32 and not mapped.images.flags.writeable
+    # A compressed archive (not one this pipeline writes) is read instead of mapped.
+    np.savez_compressed(tmp_path / "b.npz", images=split.images, labels=split.labels)
+    np.testing.assert_array_equal(load_split(tmp_path / "b.npz", mapped=True).images, split.images)
+
+
+def test_a_member_shorter_than_its_header_says_is_refused_not_mapped(tmp_path):
+    """Mapping past the end of a file would crash the process (SIGBUS) when read."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f4", "fortran_order": False, "shape": (1000, 28, 28)}
+    )
+    path = tmp_path / "short.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("images.npy", header.getvalue() + bytes(4 * 784))
+        archive.writestr("labels.npy", b"")
+    with pytest.raises(DataError, match="truncated") as caught:
+        load_split(path, mapped=True)
+    assert str(path) in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("mapped", [False, True])
 @pytest.mark.parametrize("damage", ["missing", "truncated", "garbage", "wrong-keys", "wrong-dtype"])
-def test_load_split_rejects_damaged_files(tmp_path, damage):
+def test_load_split_rejects_damaged_files(tmp_path, damage, mapped):
     path = tmp_path / "train.npz"
     good = to_split(*tiny_pair([1, 2]), "tiny")
     save_split(path, good)
@@ -117,6 +148,6 @@ def test_load_split_rejects_damaged_files(tmp_path, damage):
     elif damage == "wrong-dtype":
         save_split(path, Split(good.images.astype(np.float64), good.labels))
     with pytest.raises(DataError) as caught:
-        load_split(path)
+        load_split(path, mapped=mapped)
     assert str(path) in str(caught.value)
     assert "\n" not in str(caught.value)
