@@ -42,9 +42,9 @@ RECIPE = {
 
 
 def op_kind(name: str) -> str:
-    """"conv2d_1 Conv2DBackpropFilter (gradient)" from a node name of the epoch's graph: the
-    Keras layer (inside the loop its name gets one more "_N", taken off here) and the op. A
-    conv's forward pass is fused with its relu, under the activation layer's name."""
+    """The op kind, as "conv2d_1 Conv2DBackpropFilter (gradient)", of a node of the graph:
+    the Keras layer (inside the loop its name gets one more "_N", taken off here) and the
+    op. A conv's forward pass is fused with its relu, under the activation layer's name."""
     layer = re.search(r"fmnist_cnn_\d+/([a-z0-9_]+)_\d+/", name)
     kind = name.rsplit("/", 1)[-1].split(":")[0]
     if layer is None:
