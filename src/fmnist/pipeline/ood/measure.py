@@ -31,17 +31,11 @@ def detection(clothing: np.ndarray, others: np.ndarray) -> dict[str, float]:
 
 
 def ood_metrics(
-    score: Scorer,
-    clothing: dict[str, np.ndarray],
-    sets: dict[str, np.ndarray],
-    scored: dict[str, np.ndarray] | None = None,
+    score: Scorer, reference: dict[str, np.ndarray], sets: dict[str, np.ndarray]
 ) -> dict:
-    """The metrics: clothing flagged per kind, then every set's detection figures (held-back
-    sets apart). `scored`: clothing's scores of a kind already computed, by kind."""
-    known = scored or {}
-    reference = {
-        kind: known[kind] if kind in known else score(clothing[kind], kind) for kind in KINDS
-    }
+    """The metrics, from clothing's scores of each kind (`reference`) and the scorer for the
+    sets: clothing flagged per kind, then every set's detection figures (held-back sets
+    apart)."""
     found: dict = {
         "clothing_flagged": {kind: float(np.mean(reference[kind] > 1.0)) for kind in KINDS},
         "sets": {},

@@ -113,19 +113,23 @@ def evaluate(test: Split, test_logits: np.ndarray, train: Split, train_logits: n
     }
 
 
-def _ood(root: Path, classifier: Classifier, test: Split, test_outputs: dict) -> dict:
-    """The flag's figures on every set (the test images' scores as arrays taken from
-    `test_outputs`, the model's every output on them), or a one-line refusal for a model
-    without the flag."""
+def _ood(root: Path, classifier: Classifier, test_outputs: dict) -> dict:
+    """The flag's figures on every set, against the test images' own scores as arrays (among
+    `test_outputs`, the model's every output on them) and as files, or a one-line refusal for a
+    model without the flag."""
     if not classifier.has_flag:
         raise FmnistError(f"{root / paths.MODEL}: exported without the flag; rerun train")
     names = [CLOTHING_FILES_KEY, *(ood_set.name for ood_set in SETS)]
     arrays = load_images(root / paths.OOD_SETS, names, mapped=True)
-    clothing = {"tensor": test.images, "file": arrays.pop(CLOTHING_FILES_KEY)}
-    scored = {"tensor": scores_in(test_outputs, "tensor")}
-    return ood_metrics(
-        lambda images, kind: classifier.assess(images, kind).score, clothing, arrays, scored
-    )
+
+    def score(images: np.ndarray, kind: str) -> np.ndarray:
+        return classifier.assess(images, kind).score
+
+    reference = {
+        "tensor": scores_in(test_outputs, "tensor"),
+        "file": score(arrays.pop(CLOTHING_FILES_KEY), "file"),
+    }
+    return ood_metrics(score, reference, arrays)
 
 
 def _run(root: Path) -> None:
@@ -143,7 +147,7 @@ def _run(root: Path) -> None:
     metrics["calibration"], rows, rows_before = calibration_metrics(
         probabilities, test_logits, test.labels
     )
-    metrics[paths.OOD_KEY] = _ood(root, classifier, test, test_outputs)
+    metrics[paths.OOD_KEY] = _ood(root, classifier, test_outputs)
     write_json(root / paths.CONFUSION, confusion_records(test.labels, test_logits.argmax(axis=1)))
     write_json(root / paths.PER_CLASS, per_class_records(metrics[paths.PER_CLASS_KEY]))
     write_json(root / paths.RELIABILITY, [row for row in rows if row["count"]])

@@ -173,12 +173,12 @@ def _held_out_scorer(model: keras.Model, held_out: Split, score_batch: int):
 
 
 def _epoch_inputs(
-    rng: np.random.Generator, shifts: np.random.Generator, mirrored, count: int, shift: int
+    rng: np.random.Generator, shifts: np.random.Generator, flip_stream, count: int, shift: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The epoch's order of the images; whether the j-th of the epoch is mirrored (flips[j])
     and how far it then moves (moves[j]: rows, columns); zeros, and no moves, when off."""
     order = rng.permutation(count).astype(np.int32)
-    flips = next(mirrored)[order] if mirrored is not None else np.zeros(count, np.int32)
+    flips = next(flip_stream)[order] if flip_stream is not None else np.zeros(count, np.int32)
     moves = (
         shifts.integers(-shift, shift + 1, (2, count)).T.astype(np.int32)
         if shift
@@ -214,14 +214,14 @@ def fit(
     )
     scored = _held_out_scorer(model, held_out, score_batch) if held_out is not None else None
     count = len(train.labels)
-    mirrored = _flips(seed, count, epochs) if flip else None
+    flip_stream = _flips(seed, count, epochs) if flip else None
     # The split goes in once; each epoch only sends its shuffled batch indices (and flips, moves).
     images, labels = _tensor(train.images), tf.constant(train.labels.astype(np.int32))
     rng, shifts = np.random.default_rng(seed), np.random.default_rng([seed, 2])
     full = count // batch_size * batch_size
     history = []
     for epoch in range(1, epochs + 1):
-        order, flips, moves = _epoch_inputs(rng, shifts, mirrored, count, shift)
+        order, flips, moves = _epoch_inputs(rng, shifts, flip_stream, count, shift)
         # Full batches in one call; a last partial batch (Keras fit keeps it too) in a second.
         loss_sum, correct = 0.0, 0
         for start, stop, width in ((0, full, batch_size), (full, count, count - full)):
